@@ -1,0 +1,39 @@
+# Two commands are all the set-up there is: `make run` and `make test`.
+# Both create .venv and install the package on first use (and again whenever
+# pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+BSTAMP := $(VENV)/.installed-bench
+
+.PHONY: run test bench lint venv clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Workbench needs Python >= 3.11; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11 and retry.")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+$(BSTAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	@touch $(BSTAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/workbench agent $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(BSTAMP)
+	$(PY) benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check workbench tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,351 @@
+"""The agent: the long-running loop that records this machine.
+
+One thread collects and flushes; it never does slow work. A second thread
+compacts the store (merging files, rolling up, expiring) so a large merge
+never delays a tick. Every ``flush_interval`` the buffer becomes one atomic
+L0 segment, so a ``kill -9`` loses at most that much; SIGINT/SIGTERM flush
+everything first.
+
+The agent measures itself: its CPU and memory, each collector's cost and
+error counts, the samples it wrote. Those land in the store as
+``workbench.agent.*`` metrics and in ``agent-status.json`` for
+``workbench status``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pyarrow as pa
+
+from workbench.catalog import MetricSpec
+from workbench.collect import Collector, registry
+from workbench.config import Config, load_config
+from workbench.errors import ConfigError
+from workbench.store import Compactor, HostLock, Store
+from workbench.store._segment import SAMPLE_SCHEMA, TS
+
+__all__ = ["Agent", "AgentSummary", "AGENT_METRICS", "read_status"]
+
+log = logging.getLogger("workbench.agent")
+
+AGENT_METRICS = (
+    MetricSpec("workbench.agent.cpu.utilization", "1", "gauge", "CPU used by the agent, as a fraction of one core.", "agent"),
+    MetricSpec("workbench.agent.memory.rss", "By", "gauge", "Resident memory of the agent process.", "agent"),
+    MetricSpec("workbench.agent.samples.written", "{sample}", "counter", "Samples the agent has written since it started.", "agent"),
+    MetricSpec("workbench.agent.buffer.size", "{sample}", "gauge", "Samples held in memory waiting for the next flush.", "agent"),
+    MetricSpec("workbench.agent.samples.dropped", "{sample}", "counter", "Samples dropped because the buffer overflowed while the store could not be written.", "agent"),
+    MetricSpec("workbench.agent.collector.errors", "{error}", "counter", "Errors per collector and kind since the agent started (a failed collect counts as kind=collect).", "agent"),
+    MetricSpec("workbench.agent.collector.duration", "s", "gauge", "Wall time of the collector's last collect().", "agent"),
+    MetricSpec("workbench.agent.flush.duration", "s", "gauge", "Wall time of the last flush to the store.", "agent"),
+    MetricSpec("workbench.agent.compaction.duration", "s", "gauge", "Wall time of the last compaction cycle.", "agent"),
+)
+
+
+@dataclass
+class _Slot:
+    collector: Collector
+    interval: float
+    due: float
+    failures: int = 0
+    last_duration: float = 0.0
+    last_error: str = ""
+
+
+@dataclass
+class AgentSummary:
+    samples_written: int = 0
+    flushes: int = 0
+    dropped: int = 0
+    errors: dict[str, dict[str, int]] = field(default_factory=dict)
+    started: float = 0.0
+    stopped: float = 0.0
+
+
+def build_collectors(cfg: Config) -> list[Collector]:
+    """The collectors the configuration asks for (defaults on unless disabled)."""
+    unknown = set(cfg.collectors) - set(registry.names())
+    if unknown:
+        raise ConfigError(
+            f"Unknown collector(s) {sorted(unknown)} in [collectors]; available: {', '.join(registry.names())}.",
+            given=sorted(unknown),
+        )
+    out = []
+    for name in registry.names():
+        opts = dict(cfg.collectors.get(name, {}))
+        enabled = opts.pop("enabled", name in registry.default_names())
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"[collectors.{name}] enabled must be true or false; got {enabled!r}.")
+        if not enabled:
+            continue
+        cls = registry.get(name)
+        if "interval" not in opts:
+            opts["interval"] = max(float(cls.default_interval), cfg.agent.interval)
+        out.append(registry.create(name, **opts))
+    return out
+
+
+class Agent:
+    """Run collectors on their intervals and record what they return."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        collectors: list[Collector] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.config = config or load_config()
+        cfg = self.config
+        self.store = store or Store(cfg.home, host=cfg.host or None, role="agent")
+        self.host = self.store.host
+        self.collectors = collectors if collectors is not None else build_collectors(cfg)
+        self._stop = threading.Event()
+        self._lock: HostLock | None = None
+        self._buf_ts: deque[int] = deque()
+        self._buf_rows: deque[tuple[str, str, float]] = deque()
+        self._buf_lock = threading.Lock()
+        self._proc = psutil.Process()
+        self.summary = AgentSummary()
+        self._last_flush: float | None = None
+        self._last_flush_duration = 0.0
+        self._compaction: dict[str, Any] = {}
+        self._rate_window: deque[tuple[float, int]] = deque(maxlen=120)
+
+    # ------------------------------------------------------------ lifecycle
+    def stop(self, *_args: Any) -> None:
+        self._stop.set()
+
+    def run(self, duration: float | None = None, *, install_signals: bool = True) -> AgentSummary:
+        cfg = self.config.agent
+        self._lock = HostLock(self.store.layout, self.host, purpose="agent").acquire()
+        if self._lock.took_over:
+            log.warning("previous agent (pid %s) did not shut down cleanly; its lock was taken over",
+                        self._lock.took_over.get("pid"))
+        if install_signals and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        self.store.register_metrics([s for c in self.collectors for s in c.metrics()] + list(AGENT_METRICS))
+        self.summary.started = time.time()
+        compactor = threading.Thread(target=self._compact_loop, name="workbench-compactor", daemon=True)
+        compactor.start()
+        start = time.monotonic()
+        deadline = start + duration if duration else None
+        slots = [_Slot(c, c.interval, start) for c in self.collectors]
+        self_interval = cfg.interval
+        next_self = start
+        next_flush = start + cfg.flush_interval
+        next_status = start
+        self._proc.cpu_percent()  # prime: the first call has nothing to compare with
+        log.info("agent recording %d collectors on host %r into %s", len(slots), self.host, self.store.home)
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                for slot in slots:
+                    if now >= slot.due:
+                        self._tick(slot)
+                        slot.due += slot.interval
+                        if slot.due < now:  # fell behind (suspend, overload): skip, don't burst
+                            slot.due = now + slot.interval
+                if now >= next_self:
+                    self._self_metrics(slots)
+                    next_self += self_interval
+                    if next_self < now:
+                        next_self = now + self_interval
+                if now >= next_flush:
+                    self._flush()
+                    next_flush = max(next_flush + cfg.flush_interval, now)
+                if now >= next_status:
+                    self._write_status(slots, running=True)
+                    next_status = now + cfg.status_interval
+                wake = min([s.due for s in slots] + [next_self, next_flush, next_status])
+                if deadline is not None:
+                    wake = min(wake, deadline)
+                self._stop.wait(max(0.0, wake - time.monotonic()))
+        finally:
+            self._stop.set()
+            self._flush()
+            compactor.join(timeout=30)
+            self.summary.stopped = time.time()
+            self._write_status(slots, running=False)
+            for c in self.collectors:
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001 - closing must not hide the real outcome
+                    log.exception("closing collector %s", c.name)
+            self._lock.release()
+        return self.summary
+
+    # ------------------------------------------------------------ work
+    def _tick(self, slot: _Slot) -> None:
+        ts = time.time_ns() // 1000
+        t0 = time.perf_counter()
+        try:
+            samples = slot.collector.collect()
+        except Exception as exc:  # noqa: BLE001 - one failing collector never stops the others
+            slot.failures += 1
+            slot.last_error = f"{type(exc).__name__}: {exc}"
+            if slot.failures in (1, 10, 100) or slot.failures % 1000 == 0:
+                log.warning("collector %s failed (%d times so far): %s", slot.collector.name, slot.failures, slot.last_error)
+            samples = []
+        slot.last_duration = time.perf_counter() - t0
+        if samples:
+            self._add(ts, [(s.metric, s.labels, float(s.value)) for s in samples])
+
+    def _add(self, ts: int, rows: list[tuple[str, str, float]]) -> None:
+        limit = self.config.agent.buffer_limit
+        with self._buf_lock:
+            self._buf_ts.extend([ts] * len(rows))
+            self._buf_rows.extend(rows)
+            over = len(self._buf_rows) - limit
+            if over > 0:  # the store has been unwritable for a long time: keep the newest
+                for _ in range(over):
+                    self._buf_ts.popleft()
+                    self._buf_rows.popleft()
+                self.summary.dropped += over
+
+    def _self_metrics(self, slots: list[_Slot]) -> None:
+        ts = time.time_ns() // 1000
+        rows: list[tuple[str, str, float]] = []
+        with self._proc.oneshot():
+            rows.append(("workbench.agent.cpu.utilization", "", self._proc.cpu_percent() / 100.0))
+            rows.append(("workbench.agent.memory.rss", "", float(self._proc.memory_info().rss)))
+        rows.append(("workbench.agent.samples.written", "", float(self.summary.samples_written)))
+        rows.append(("workbench.agent.buffer.size", "", float(len(self._buf_rows))))
+        rows.append(("workbench.agent.samples.dropped", "", float(self.summary.dropped)))
+        rows.append(("workbench.agent.flush.duration", "", self._last_flush_duration))
+        if self._compaction:
+            rows.append(("workbench.agent.compaction.duration", "", float(self._compaction.get("seconds", 0.0))))
+        for slot in slots:
+            name = slot.collector.name
+            rows.append(("workbench.agent.collector.duration", f"collector={name}", slot.last_duration))
+            errs = dict(slot.collector.errors)
+            if slot.failures:
+                errs["collect"] = slot.failures
+            self.summary.errors[name] = errs
+            for kind, n in errs.items():
+                rows.append(("workbench.agent.collector.errors", f"collector={name},kind={kind}", float(n)))
+        self._add(ts, rows)
+
+    def _flush(self) -> None:
+        with self._buf_lock:
+            if not self._buf_rows:
+                return
+            ts = list(self._buf_ts)
+            rows = list(self._buf_rows)
+        t0 = time.perf_counter()
+        metric, labels, value = zip(*rows, strict=True)
+        n = len(ts)
+        table = pa.Table.from_arrays(
+            [
+                pa.array(ts, type=pa.int64()).cast(TS),
+                pa.array([self.host] * n, type=pa.string()),
+                pa.array(metric, type=pa.string()),
+                pa.array(labels, type=pa.string()),
+                pa.array(value, type=pa.float64()),
+            ],
+            schema=SAMPLE_SCHEMA,
+        )
+        try:
+            self.store.append_arrow(table, host=self.host, trusted=True)
+        except OSError as exc:  # disk full, permissions: keep the buffer, try again next flush
+            log.error("could not write to the store (%s); keeping %d samples in memory and retrying", exc, n)
+            return
+        with self._buf_lock:  # drop exactly what was written; newer rows stay
+            for _ in range(min(n, len(self._buf_rows))):
+                self._buf_ts.popleft()
+                self._buf_rows.popleft()
+        self.summary.samples_written += n
+        self.summary.flushes += 1
+        self._last_flush = time.time()
+        self._last_flush_duration = time.perf_counter() - t0
+        self._rate_window.append((time.monotonic(), self.summary.samples_written))
+
+    def _compact_loop(self) -> None:
+        comp = Compactor(self.store.layout, self.host, self.config.compaction_policy())
+        try:
+            while not self._stop.wait(self.config.agent.compact_interval):
+                try:
+                    rep = comp.run_once()
+                    self._compaction = {"at": time.time(), "seconds": rep.seconds, "absorbed": rep.absorbed,
+                                        "sealed_hours": rep.sealed_hours, "quarantined": rep.quarantined}
+                except Exception:  # noqa: BLE001 - compaction retries next cycle; data stays in L0
+                    log.exception("compaction failed; will retry next cycle")
+        finally:
+            comp.close()
+
+    def _write_status(self, slots: list[_Slot], *, running: bool) -> None:
+        rate = 0.0
+        if len(self._rate_window) >= 2:
+            (t0, n0), (t1, n1) = self._rate_window[0], self._rate_window[-1]
+            rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+        try:
+            cpu_times = self._proc.cpu_times()
+            rss = self._proc.memory_info().rss
+        except psutil.Error:
+            cpu_times, rss = None, 0
+        status = {
+            "running": running,
+            "pid": os.getpid(),
+            "host": self.host,
+            "home": str(self.store.home),
+            "started": self.summary.started,
+            "updated": time.time(),
+            "last_flush": self._last_flush,
+            "samples_written": self.summary.samples_written,
+            "samples_per_second": rate,
+            "dropped": self.summary.dropped,
+            "buffered": len(self._buf_rows),
+            "cpu_seconds": (cpu_times.user + cpu_times.system) if cpu_times else None,
+            "rss_bytes": rss,
+            "collectors": {
+                s.collector.name: {
+                    "interval": s.interval,
+                    "last_duration": s.last_duration,
+                    "failures": s.failures,
+                    "last_error": s.last_error,
+                    "errors": dict(s.collector.errors),
+                }
+                for s in slots
+            },
+            "compaction": self._compaction,
+        }
+        path = self.store.layout.status(self.host)
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            tmp.write_text(json.dumps(status, indent=1))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.error("could not write agent status: %s", exc)
+
+
+def read_status(home: str | os.PathLike, host: str | None = None) -> list[dict]:
+    """Status of the agent(s) recorded in ``home`` (one entry per host that has one)."""
+    from workbench.store import Layout, lock_holder
+
+    layout = Layout(Path(home).resolve())
+    out = []
+    for h in [host] if host else layout.hosts():
+        path = layout.status(h)
+        try:
+            status = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            status = {"host": h}
+        holder = lock_holder(layout, h)
+        status["host"] = h
+        status["alive"] = holder is not None and holder.get("purpose", "agent") == "agent"
+        status["holder"] = holder
+        out.append(status)
+    return out

@@ -1,0 +1,241 @@
+"""The ``workbench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+log = logging.getLogger("workbench")
+
+
+def _print_df(df, fmt: str = "table", out=None) -> None:
+    import pandas as pd
+
+    out = out or sys.stdout
+    if fmt == "csv":
+        df.to_csv(out, index=False)
+    elif fmt == "json":
+        out.write(df.to_json(orient="records", date_format="iso") + "\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(show_lines=False)
+        for col in df.columns:
+            table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left")
+        for row in df.head(1000).itertuples(index=False):
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console = Console(file=out, width=max(100, Console().width))
+        console.print(table)
+        if len(df) > 1000:
+            console.print(f"... {len(df) - 1000} more rows (use --format csv to get all)")
+
+
+def _config(args):
+    from workbench.config import load_config
+
+    return load_config(getattr(args, "config", None), home=getattr(args, "home", None), host=getattr(args, "host", None))
+
+
+def cmd_agent(args) -> int:
+    from workbench.agent import Agent
+
+    cfg = _config(args)
+    if args.interval is not None:
+        from workbench.store import parse_duration
+
+        cfg.agent.interval = parse_duration(args.interval, what="--interval")
+    agent = Agent(cfg)
+    print(f"workbench agent: recording host {agent.host!r} into {agent.store.home} "
+          f"({len(agent.collectors)} collectors, every {cfg.agent.interval:g} s). Ctrl-C stops.", file=sys.stderr)
+    summary = agent.run(duration=args.duration)
+    print(json.dumps({"samples_written": summary.samples_written, "flushes": summary.flushes,
+                      "dropped": summary.dropped, "errors": summary.errors}))
+    return 0
+
+
+def cmd_status(args) -> int:
+    from workbench.agent import read_status
+    from workbench.store import Store
+
+    cfg = _config(args)
+    store = Store(cfg.home)
+    statuses = read_status(cfg.home)
+    if args.json:
+        print(json.dumps({"home": str(store.home), "size_bytes": store.size_bytes(), "agents": statuses}, default=str))
+        return 0
+    print(f"home: {store.home}   size: {store.size_bytes() / 2**20:.1f} MiB")
+    if not statuses:
+        print("no host has recorded here yet: start one with `workbench agent`")
+    for st in statuses:
+        state = "RUNNING" if st.get("alive") else "not running"
+        print(f"\nhost {st['host']}: agent {state}" + (f" (pid {st['holder'].get('pid')})" if st.get("alive") else ""))
+        if "samples_written" in st:
+            lf = st.get("last_flush")
+            age = f"{time.time() - lf:.1f} s ago" if lf else "never"
+            print(f"  samples written {st['samples_written']:,}  rate {st.get('samples_per_second', 0):.0f}/s  "
+                  f"last flush {age}  buffered {st.get('buffered', 0)}  dropped {st.get('dropped', 0)}")
+            if st.get("rss_bytes"):
+                print(f"  agent rss {st['rss_bytes'] / 2**20:.1f} MiB  cpu time {st.get('cpu_seconds', 0):.1f} s")
+            for name, c in sorted(st.get("collectors", {}).items()):
+                errs = dict(c.get("errors", {}))
+                if c.get("failures"):
+                    errs["collect"] = c["failures"]
+                err = ", ".join(f"{k}={v}" for k, v in errs.items()) or "no errors"
+                print(f"  {name:<12} every {c['interval']:g} s  last {c['last_duration'] * 1000:.1f} ms  {err}"
+                      + (f"  last error: {c['last_error']}" if c.get("last_error") else ""))
+    q = store.quarantined()
+    if len(q):
+        print(f"\n{len(q)} quarantined file(s):")
+        for row in q.itertuples():
+            print(f"  {row.path}: {row.reason}")
+    return 0
+
+
+def cmd_sql(args) -> int:
+    from workbench.store import Store
+
+    cfg = _config(args)
+    params = [_param(p) for p in args.param] or None
+    _print_df(Store(cfg.home).sql(args.query, params), args.format)
+    return 0
+
+
+def _param(text: str):
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def cmd_query(args) -> int:
+    from workbench.labels import parse_labels
+    from workbench.store import Store
+
+    cfg = _config(args)
+    store = Store(cfg.home)
+    labels = parse_labels(",".join(args.labels)) if args.labels else None
+    df = store.query(args.metric, args.since, args.until, labels=labels, step=args.step, agg=args.agg, host=args.host_filter)
+    if args.out:
+        out = Path(args.out)
+        if out.suffix == ".parquet":
+            df.to_parquet(out, index=False)
+        elif out.suffix == ".csv":
+            df.to_csv(out, index=False)
+        else:
+            raise WorkbenchError(f"--out must end in .csv or .parquet; got {out.name!r}.")
+        print(f"wrote {len(df)} rows to {out}", file=sys.stderr)
+    else:
+        _print_df(df, args.format)
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    from workbench.store import Store
+
+    _print_df(Store(_config(args).home).metrics(), args.format)
+    return 0
+
+
+def cmd_config(args) -> int:
+    from workbench.config import redact
+
+    cfg = _config(args)
+    data = redact(cfg.to_dict())
+    print(f"# effective configuration (source: {cfg.source}; WORKBENCH_HOME={os.environ.get('WORKBENCH_HOME', '')!r})")
+    print(json.dumps(data, indent=2, default=str))
+    return 0
+
+
+def cmd_compact(args) -> int:
+    from workbench.store import Store
+
+    cfg = _config(args)
+    rep = Store(cfg.home, host=cfg.host or None).compact(policy=cfg.compaction_policy())
+    print(rep)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from workbench.demo import load_demo
+
+    cfg = _config(args)
+    n = load_demo(cfg.home, progress=True)
+    print(f"loaded {n:,} demo samples into {Path(cfg.home).resolve()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description="Watch, understand, predict and steer your machines.")
+    p.add_argument("--config", help="path to workbench.toml (default: $WORKBENCH_CONFIG or ./workbench.toml)")
+    p.add_argument("--home", help="data directory (default: $WORKBENCH_HOME or ./data)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    a = sub.add_parser("agent", help="record this machine's metrics")
+    a.add_argument("--interval", help="collection interval, e.g. 1 or 5s (default 1 s)")
+    a.add_argument("--duration", type=float, help="stop after this many seconds")
+    a.add_argument("--host", help="host name to record under (default: this machine's)")
+    a.set_defaults(fn=cmd_agent)
+
+    s = sub.add_parser("status", help="is an agent recording here, and how is it doing")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_status)
+
+    q = sub.add_parser("sql", help="run DuckDB SQL over samples, samples_1m, samples_1h, metrics, ...")
+    q.add_argument("query")
+    q.add_argument("--param", "-p", action="append", default=[], help="bind a ? parameter (repeatable)")
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.set_defaults(fn=cmd_sql)
+
+    qq = sub.add_parser("query", help="one metric over a time range, optionally bucketed")
+    qq.add_argument("metric")
+    qq.add_argument("--since", default="1h", help="start: a duration ago (1h) or a time (default 1h)")
+    qq.add_argument("--until", default=None)
+    qq.add_argument("--step", default=None, help="bucket size, e.g. 1m")
+    qq.add_argument("--agg", default="mean")
+    qq.add_argument("--labels", action="append", default=[], help="label matcher k=v (repeatable)")
+    qq.add_argument("--host", dest="host_filter", default=None)
+    qq.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    qq.add_argument("--out", help="write to FILE.csv or FILE.parquet")
+    qq.set_defaults(fn=cmd_query)
+
+    m = sub.add_parser("metrics", help="the metric catalogue")
+    m.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    m.set_defaults(fn=cmd_metrics)
+
+    c = sub.add_parser("config", help="print the effective configuration (secrets redacted)")
+    c.set_defaults(fn=cmd_config)
+
+    k = sub.add_parser("compact", help="compact the store now (when no agent is running)")
+    k.set_defaults(fn=cmd_compact)
+
+    d = sub.add_parser("demo", help="load the shipped demo data set into the home")
+    d.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

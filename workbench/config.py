@@ -1,0 +1,237 @@
+"""Configuration: an optional ``workbench.toml`` plus environment variables.
+
+Precedence, lowest first: built-in defaults, the TOML file, environment
+variables (``WORKBENCH_HOME``, ``WORKBENCH_HOST``), command-line flags.
+
+Validation is strict because a typo that is silently ignored is worse than an
+error: an unknown key names itself and the keys that exist; a wrong type
+names the type expected. Secrets never live in the file: a key such as
+``password`` or ``token`` is refused and the message says to name an
+environment variable instead (``password_env = "SMTP_PASSWORD"``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError, DataError
+from workbench.store._timeutil import parse_duration
+
+__all__ = ["Config", "AgentConfig", "StoreConfig", "load_config", "redact", "SECTIONS"]
+
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "credential")
+
+
+def _is_secret_key(key: str) -> bool:
+    k = key.lower()
+    return any(w in k for w in _SECRET_WORDS) and not k.endswith("_env")
+
+
+@dataclass
+class AgentConfig:
+    interval: float = 1.0  # default collector interval, seconds
+    flush_interval: float = 1.0  # buffer -> store; bounds what kill -9 can lose
+    compact_interval: float = 10.0
+    status_interval: float = 2.0
+    buffer_limit: int = 200_000  # samples held in memory at most if the disk stalls
+
+
+@dataclass
+class StoreConfig:
+    retention_raw: float = 7 * 86400.0
+    retention_1m: float = 90 * 86400.0
+    retention_1h: float = 5 * 365 * 86400.0
+    seal_delay: float = 120.0
+    gc_grace: float = 60.0
+    fanout: int = 8
+
+
+_DURATION_FIELDS = {
+    "interval", "flush_interval", "compact_interval", "status_interval",
+    "retention_raw", "retention_1m", "retention_1h", "seal_delay", "gc_grace",
+}
+
+
+@dataclass
+class Config:
+    home: Path = Path("./data")
+    host: str = ""
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    # Per-collector options, validated by the collector itself when created:
+    # {"cpu": {"interval": 1.0, "enabled": True, ...}, ...}
+    collectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Sections owned by other parts (alert rules, notifiers, reports,
+    # executor): kept as plain dicts and validated by their owners.
+    alerts: dict[str, Any] = field(default_factory=dict)
+    notify: dict[str, Any] = field(default_factory=dict)
+    reports: dict[str, Any] = field(default_factory=dict)
+    executor: dict[str, Any] = field(default_factory=dict)
+    source: str = "defaults"
+
+    def compaction_policy(self):
+        from workbench.store import CompactionPolicy
+
+        s = self.store
+        return CompactionPolicy(
+            fanout=s.fanout,
+            seal_delay_s=s.seal_delay,
+            grace_s=s.gc_grace,
+            retention_s={"raw": s.retention_raw, "1m": s.retention_1m, "1h": s.retention_1h},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"home": str(self.home), "host": self.host}
+        out["agent"] = {f.name: getattr(self.agent, f.name) for f in fields(self.agent)}
+        out["store"] = {f.name: getattr(self.store, f.name) for f in fields(self.store)}
+        for name in ("collectors", "alerts", "notify", "reports", "executor"):
+            out[name] = getattr(self, name)
+        return out
+
+
+SECTIONS = {"agent": AgentConfig, "store": StoreConfig}
+_TOP = {"home", "host", "agent", "store", "collectors", "alerts", "notify", "reports", "executor"}
+_FREEFORM = {"collectors", "alerts", "notify", "reports", "executor"}
+
+
+def _unknown(key: str, where: str, valid) -> ConfigError:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ConfigError(
+        f"Unknown key {key!r} in {where}.{hint} Valid keys: {', '.join(sorted(valid))}.",
+        key=key,
+        section=where,
+    )
+
+
+def _coerce(section: str, name: str, value: Any, default: Any) -> Any:
+    where = f"[{section}] {name}"
+    if name in _DURATION_FIELDS:
+        try:
+            seconds = parse_duration(value, what=where)
+        except DataError as exc:
+            raise ConfigError(str(exc), key=name, section=section) from None
+        if seconds <= 0:
+            raise ConfigError(f"{where} must be positive; got {value!r}.", key=name, section=section)
+        return seconds
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false; got {value!r} ({type(value).__name__}).", key=name)
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer; got {value!r} ({type(value).__name__}).", key=name)
+        if value <= 0:
+            raise ConfigError(f"{where} must be positive; got {value!r}.", key=name)
+        return value
+    return value
+
+
+def _check_secrets(data: Any, path: str) -> None:
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if _is_secret_key(str(k)) and not isinstance(v, dict):
+                raise ConfigError(
+                    f"{path}{k} looks like a secret; secrets must not be written in workbench.toml. "
+                    f"Put it in an environment variable and name that variable instead: {k}_env = \"MY_{str(k).upper()}\".",
+                    key=f"{path}{k}",
+                )
+            _check_secrets(v, f"{path}{k}.")
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _check_secrets(v, f"{path}[{i}].")
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
+    cfg = Config(source=source)
+    _check_secrets(data, "")
+    for key, value in data.items():
+        if key not in _TOP:
+            raise _unknown(key, f"{source} (top level)", _TOP)
+        if key == "home":
+            if not isinstance(value, str):
+                raise ConfigError(f"home must be a path string; got {value!r} ({type(value).__name__}).", key="home")
+            cfg.home = Path(value)
+        elif key == "host":
+            if not isinstance(value, str):
+                raise ConfigError(f"host must be a string; got {value!r}.", key="host")
+            cfg.host = value
+        elif key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] must be a table of keys; got {value!r}.", key=key)
+            obj = getattr(cfg, key)
+            valid = {f.name: f for f in fields(obj)}
+            for k, v in value.items():
+                if k not in valid:
+                    raise _unknown(k, f"[{key}]", valid)
+                setattr(obj, k, _coerce(key, k, v, getattr(obj, k)))
+        elif key in _FREEFORM:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] must be a table; got {value!r}.", key=key)
+            setattr(cfg, key, value)
+    if cfg.agent.flush_interval < cfg.agent.interval / 10:
+        pass  # allowed: flushing more often than collecting costs little
+    if cfg.store.retention_raw < 2 * 3600:
+        raise ConfigError(
+            f"[store] retention_raw must be at least 2h so that closed hours are rolled up before they expire; "
+            f"got {cfg.store.retention_raw:g} s.",
+            key="retention_raw",
+        )
+    return cfg
+
+
+def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
+    if explicit:
+        p = Path(explicit)
+        if not p.exists():
+            raise ConfigError(f"Config file {p} does not exist.", path=str(p))
+        return p
+    env = os.environ.get("WORKBENCH_CONFIG")
+    if env:
+        p = Path(env)
+        if not p.exists():
+            raise ConfigError(f"WORKBENCH_CONFIG points at {p}, which does not exist.", path=str(p))
+        return p
+    p = Path("workbench.toml")
+    return p if p.exists() else None
+
+
+def load_config(path: str | os.PathLike | None = None, *, home: str | None = None, host: str | None = None) -> Config:
+    """Load the effective configuration (file, then environment, then arguments)."""
+    file = find_config_file(path)
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file} is not valid TOML: {exc}. Fix the line it names.", path=str(file)) from None
+        cfg = config_from_dict(data, source=str(file))
+    else:
+        cfg = Config()
+    if os.environ.get("WORKBENCH_HOME"):
+        cfg.home = Path(os.environ["WORKBENCH_HOME"])
+    if os.environ.get("WORKBENCH_HOST"):
+        cfg.host = os.environ["WORKBENCH_HOST"]
+    if home:
+        cfg.home = Path(home)
+    if host:
+        cfg.host = host
+    return cfg
+
+
+def redact(data: Any) -> Any:
+    """A copy of ``data`` with anything secret-looking replaced by ``'***'``."""
+    if isinstance(data, dict):
+        return {k: ("***" if _is_secret_key(str(k)) else redact(v)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [redact(v) for v in data]
+    if isinstance(data, str) and "://" in data and "@" in data:
+        import re
+
+        return re.sub(r"(://[^:/@]+):[^@]+@", r"\1:***@", data)
+    return data

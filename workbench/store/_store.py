@@ -1,0 +1,627 @@
+"""The :class:`Store`: append samples and records, query them with DuckDB.
+
+Many processes may read while one agent per host writes and compacts: see
+``_manifest.py`` and ``_snapshot.py`` for why a reader never sees a sample
+twice or misses one. Readers run DuckDB in-process over the Parquet files and
+get pandas DataFrames (or Arrow tables).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import re
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from workbench.catalog import MetricSpec
+from workbench.errors import DataError, QueryError, StoreError, UnknownMetricError
+from workbench.labels import canonical_labels, format_labels
+from workbench.store._layout import Layout, default_host, new_stream_id, safe_host
+from workbench.store._quarantine import StoreWarning, list_quarantined, quarantine_file
+from workbench.store._segment import SAMPLE_SCHEMA, read_table, sort_samples, write_atomic, write_samples
+from workbench.store._snapshot import Snapshot, take_snapshot
+from workbench.store._timeutil import parse_duration, resolve_time, ts_to_us
+
+__all__ = ["Store", "register_table", "AGGREGATIONS"]
+
+log = logging.getLogger("workbench.store")
+
+AGGREGATIONS = ("mean", "min", "max", "sum", "count", "last")
+_RAW_ONLY_AGGS = {"median": "median(value)", "p95": "quantile_cont(value, 0.95)", "p99": "quantile_cont(value, 0.99)"}
+_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_METRIC = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+_RETRIES = 6
+
+# Schemas of record tables declared by the parts that own them, so that
+# their views exist (empty) before the first row is written.
+_TABLE_SCHEMAS: dict[str, pa.Schema] = {}
+
+
+def register_table(name: str, schema: pa.Schema) -> None:
+    """Declare a record table (``alerts``, ``task_runs``, ``forecasts``...)."""
+    if not _TABLE_NAME.match(name):
+        raise DataError(f"Table name {name!r} is not valid: use lower-case letters, digits and '_'.")
+    _TABLE_SCHEMAS[name] = schema
+
+
+_EMPTY_SAMPLES = "SELECT NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS host, NULL::VARCHAR AS metric, NULL::VARCHAR AS labels, NULL::DOUBLE AS value WHERE false"
+_EMPTY_PARTIALS = (
+    "SELECT NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS host, NULL::VARCHAR AS metric, NULL::VARCHAR AS labels, "
+    "NULL::DOUBLE AS min, NULL::DOUBLE AS max, NULL::DOUBLE AS sum, NULL::BIGINT AS count, NULL::DOUBLE AS last, "
+    "NULL::TIMESTAMPTZ AS last_ts WHERE false"
+)
+
+
+def _partials_sql(raw_src: str, rollup_src: str, interval: str) -> str:
+    """Rollup partials + on-the-fly partials of not-yet-rolled samples, combined."""
+    return f"""
+        SELECT ts, host, metric, labels, min(min) AS min, max(max) AS max,
+               sum(sum) / sum(count) AS mean, arg_max(last, last_ts) AS last,
+               sum(count)::BIGINT AS count, sum(sum) AS sum
+        FROM (
+            SELECT ts, host, metric, labels, min, max, sum, count, last, last_ts FROM {rollup_src}
+            UNION ALL
+            SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels,
+                   min(value), max(value), sum(value), count(*)::BIGINT, arg_max(value, ts), max(ts)
+            FROM {raw_src} GROUP BY ALL
+        ) GROUP BY ts, host, metric, labels
+    """
+
+
+def _re2_escape(text: str) -> str:
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
+
+
+def label_filter(labels: Mapping[str, Any] | str | None) -> tuple[str, list]:
+    """SQL condition (with bound parameters) selecting series whose labels match.
+
+    ``{"cpu": "3"}`` matches ``cpu=3,state=user``; a list value matches any
+    of its items; ``"*"`` only requires the key to be present.
+    """
+    if not labels:
+        return "", []
+    if isinstance(labels, str):
+        from workbench.labels import parse_labels
+
+        labels = parse_labels(labels)
+    conds, params = [], []
+    for key, value in labels.items():
+        values = value if isinstance(value, (list, tuple, set)) else [value]
+        alts = []
+        for v in values:
+            if v == "*":
+                alts.append(_re2_escape(format_labels({key: "x"})[: -1]) + r"(?:[^,\\]|\\.)*")
+            else:
+                alts.append(_re2_escape(format_labels({key: v})))
+        conds.append("regexp_matches(labels, ?)")
+        params.append("(^|,)(" + "|".join(alts) + ")(,|$)")
+    return " AND ".join(conds), params
+
+
+class Store:
+    """DuckDB over the Parquet files of one home.
+
+    ``Store(home)`` is cheap; create one per process (or notebook) and keep it.
+    It is safe to use from several threads.
+    """
+
+    def __init__(self, home: str | os.PathLike | None = None, *, host: str | None = None, role: str = "app") -> None:
+        self.home = Path(home or os.environ.get("WORKBENCH_HOME") or "./data").expanduser().resolve()
+        self.host = safe_host(host or os.environ.get("WORKBENCH_HOST") or default_host())
+        self.layout = Layout(self.home)
+        self._stream = new_stream_id(role)
+        self._seq = itertools.count()
+        self._local = threading.local()
+        self._validated: set[str] = set()
+        self._catalog_cache: tuple[float, dict[str, dict]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Store(home={str(self.home)!r}, host={self.host!r})"
+
+    # ------------------------------------------------------------------ write
+    def append(self, data: pd.DataFrame | pa.Table | Iterable[Mapping[str, Any]], *, host: str | None = None) -> int:
+        """Append samples; returns the number of rows written.
+
+        ``data`` has columns ``ts`` (naive values are taken as UTC), ``metric``,
+        ``value`` and optionally ``host`` (default: this store's host) and
+        ``labels`` (a canonical string or a mapping). Rows whose value is NaN
+        are dropped with a :class:`StoreWarning`; anything else that is wrong
+        raises :class:`DataError` and writes nothing.
+        """
+        df = self._validate_samples(data, host)
+        if df.empty:
+            return 0
+        table = pa.Table.from_pandas(df, schema=SAMPLE_SCHEMA, preserve_index=False)
+        self._ensure_catalog(df["metric"].unique())
+        written = 0
+        for h, part in _split_by_host(table):
+            written += self.append_arrow(part, host=h, trusted=True)
+        return written
+
+    def append_arrow(self, table: pa.Table, *, host: str | None = None, trusted: bool = False) -> int:
+        """Fast path for writers that already hold an Arrow table of :data:`SAMPLE_SCHEMA`."""
+        if table.num_rows == 0:
+            return 0
+        if not trusted:
+            return self.append(table, host=host)
+        h = safe_host(host or self.host)
+        table = sort_samples(table)
+        ts = table.column("ts").cast(pa.int64())
+        tmin, tmax = pa.compute.min(ts).as_py(), pa.compute.max(ts).as_py()
+        name = f"{self._stream}-{next(self._seq):010d}-{tmin}-{tmax}.parquet"
+        write_samples(table, self.layout.incoming(h) / name)
+        return table.num_rows
+
+    def _validate_samples(self, data, host) -> pd.DataFrame:
+        if isinstance(data, pa.Table):
+            df = data.to_pandas()
+        elif isinstance(data, pd.DataFrame):
+            df = data.copy()
+        else:
+            df = pd.DataFrame(list(data))
+        required = {"ts", "metric", "value"}
+        allowed = required | {"host", "labels"}
+        missing = required - set(df.columns)
+        if missing:
+            raise DataError(
+                f"Samples need columns ts, metric, value (and optionally host, labels); missing {sorted(missing)}, "
+                f"got {list(df.columns)}.",
+                missing=sorted(missing),
+            )
+        extra = set(df.columns) - allowed
+        if extra:
+            raise DataError(
+                f"Unexpected sample columns {sorted(extra)}: samples have ts, host, metric, labels, value. "
+                "Put extra dimensions in labels.",
+                extra=sorted(extra),
+            )
+        if df.empty:
+            return df
+        try:
+            ts = pd.to_datetime(df["ts"], utc=True, errors="coerce")
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"Column ts cannot be read as timestamps: {exc}") from None
+        if ts.isna().any():
+            bad = df.loc[ts.isna(), "ts"].head(3).tolist()
+            raise DataError(
+                f"{int(ts.isna().sum())} rows have a missing or unreadable ts (e.g. {bad}); every sample needs a time.",
+                rows=int(ts.isna().sum()),
+            )
+        values = pd.to_numeric(df["value"], errors="coerce")
+        nonnum = values.isna() & df["value"].notna()
+        if nonnum.any():
+            bad = df.loc[nonnum, "value"].head(3).tolist()
+            raise DataError(
+                f"{int(nonnum.sum())} values are not numbers (e.g. {bad}); a sample's value must be numeric.",
+                rows=int(nonnum.sum()),
+            )
+        metric = df["metric"].astype(str)
+        bad_names = [m for m in metric.unique() if not _METRIC.match(m)]
+        if bad_names:
+            raise DataError(
+                f"Invalid metric names {bad_names[:3]}: use lower-case dotted words such as 'app.etl.rows'.",
+                metrics=bad_names[:10],
+            )
+        if "labels" in df.columns:
+            labels = df["labels"].map(lambda x: canonical_labels(x if x is not None and x == x else None))
+        else:
+            labels = pd.Series("", index=df.index)
+        hosts = df["host"].map(lambda h: safe_host(str(h))) if "host" in df.columns else safe_host(host or self.host)
+        out = pd.DataFrame({"ts": ts.astype("datetime64[us, UTC]"), "host": hosts, "metric": metric, "labels": labels, "value": values.astype("float64")})
+        finite = np.isfinite(out["value"].to_numpy())
+        if not finite.all():
+            n = int((~finite).sum())
+            warnings.warn(f"Dropped {n} samples whose value is NaN or infinite (they carry no measurement).", StoreWarning, stacklevel=3)
+            out = out[finite]
+        return out.reset_index(drop=True)
+
+    def append_records(self, table: str, data: pd.DataFrame | pa.Table | Iterable[Mapping[str, Any]]) -> int:
+        """Append rows of any schema to the record table ``table`` (a view in :meth:`sql`)."""
+        if not _TABLE_NAME.match(table) or table in ("samples", "samples_1m", "samples_1h", "metrics"):
+            raise DataError(f"Record table name {table!r} is not allowed: use lower-case letters, digits and '_' "
+                            "and not a built-in view name.", table=table)
+        if isinstance(data, pa.Table):
+            arrow = data
+        else:
+            df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
+            if df.empty:
+                return 0
+            arrow = pa.Table.from_pandas(df, preserve_index=False)
+        if arrow.num_rows == 0:
+            return 0
+        path = self.layout.table_dir(table, self.host) / f"{self._stream}-{next(self._seq):010d}.parquet"
+        write_atomic(arrow, path, compression="zstd")
+        return arrow.num_rows
+
+    def register_metrics(self, specs: Iterable[MetricSpec]) -> None:
+        """Record catalogue entries (idempotent; a conflicting unit or kind is refused)."""
+        cat = self._catalog()
+        d = self.layout.catalog_dir
+        d.mkdir(parents=True, exist_ok=True)
+        for spec in specs:
+            old = cat.get(spec.name)
+            if old is not None:
+                if (old["unit"], old["kind"]) != (spec.unit, spec.kind) and old.get("source") != "append":
+                    raise DataError(
+                        f"Metric {spec.name!r} is catalogued as kind={old['kind']!r}, unit={old['unit']!r}; "
+                        f"got kind={spec.kind!r}, unit={spec.unit!r}. Use another name for another quantity.",
+                        metric=spec.name,
+                    )
+                if old == spec.to_dict():
+                    continue
+            path = d / f"{spec.name}.json"
+            tmp = d / f".{spec.name}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(spec.to_dict()))
+            os.replace(tmp, path)
+        self._catalog_cache = None
+
+    def _ensure_catalog(self, names: Iterable[str]) -> None:
+        cat = self._catalog()
+        new = [n for n in names if n not in cat]
+        if new:
+            self.register_metrics(
+                MetricSpec(n, "", "gauge", "recorded with Store.append; no catalogue entry given", source="append")
+                for n in new
+            )
+
+    def _catalog(self) -> dict[str, dict]:
+        d = self.layout.catalog_dir
+        try:
+            mtime = d.stat().st_mtime
+        except FileNotFoundError:
+            return {}
+        if self._catalog_cache and self._catalog_cache[0] == mtime:
+            return self._catalog_cache[1]
+        out = {}
+        for p in d.glob("*.json"):
+            try:
+                entry = json.loads(p.read_text())
+            except (OSError, ValueError):
+                continue
+            out[entry["name"]] = entry
+        self._catalog_cache = (mtime, out)
+        return out
+
+    # ------------------------------------------------------------------ read
+    def metrics(self) -> pd.DataFrame:
+        """The metric catalogue: name, unit, kind, description, source."""
+        cols = ["name", "unit", "kind", "description", "source"]
+        rows = sorted(self._catalog().values(), key=lambda e: e["name"])
+        return pd.DataFrame(rows, columns=cols)
+
+    def check_metric(self, metric: str) -> None:
+        cat = self._catalog()
+        if metric not in cat:
+            import difflib
+
+            close = difflib.get_close_matches(metric, list(cat), n=3, cutoff=0.6)
+            hint = ("Did you mean " + " or ".join(map(repr, close)) + "?") if close else "See store.metrics() for the catalogue."
+            raise UnknownMetricError(f"Unknown metric {metric!r} in {self.home}. {hint}", metric=metric)
+
+    def hosts(self) -> list[str]:
+        return self.layout.hosts()
+
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = duckdb.connect()
+            con.execute("SET TimeZone='UTC'")
+            self._local.con = con
+        return con
+
+    def _run(self, fn: Callable[[duckdb.DuckDBPyConnection, Snapshot], Any], hosts: list[str] | None = None) -> Any:
+        """Run ``fn`` on a fresh snapshot; retry when files moved underneath it."""
+        last: Exception | None = None
+        for _ in range(_RETRIES):
+            snap = take_snapshot(self.layout, hosts)
+            con = self._con()
+            try:
+                return fn(con, snap)
+            except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
+                raise QueryError(f"{exc}\nViews: {', '.join(self.views())}.", error=str(exc)) from None
+            except (duckdb.IOException, duckdb.InvalidInputException, OSError) as exc:
+                last = exc
+                if any(not os.path.exists(p) for p in snap.paths()):
+                    continue  # compaction swapped files: take a new snapshot
+                if self._quarantine_bad(snap, str(exc)):
+                    continue
+                raise
+        raise StoreError(f"Query kept failing while files changed underneath it: {last}", error=str(last))
+
+    def _quarantine_bad(self, snap: Snapshot, message: str) -> bool:
+        """Find unreadable files in ``snap`` and quarantine them; True if any."""
+        paths = snap.paths()
+        named = [p for p in paths if p in message]
+        found = False
+        for p in named + [p for p in paths if p not in named and p not in self._validated]:
+            try:
+                pq.read_metadata(p) if p not in named else pq.read_table(p)
+                self._validated.add(p)
+            except FileNotFoundError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - any decode failure
+                path = Path(p)
+                host = path.parent.parent.name
+                rel = f"{path.parent.name}/{path.name}"
+                quarantine_file(self.layout, host, path, rel, f"{type(exc).__name__}: {exc}")
+                found = True
+        return found
+
+    def views(self) -> list[str]:
+        tables = sorted(set(_TABLE_SCHEMAS) | set(self._table_names()))
+        return ["samples", "samples_1m", "samples_1h", "metrics", *tables]
+
+    def _table_names(self) -> list[str]:
+        try:
+            return [p.name for p in (self.home / "tables").iterdir() if p.is_dir()]
+        except FileNotFoundError:
+            return []
+
+    def _make_views(self, con: duckdb.DuckDBPyConnection, snap: Snapshot) -> None:
+        raw = snap.raw()
+        unrolled = snap.unrolled()
+        if raw:
+            con.read_parquet(raw).create_view("samples", replace=True)
+        else:
+            con.sql(_EMPTY_SAMPLES).create_view("samples", replace=True)
+        if unrolled:
+            con.read_parquet(unrolled).create_view("_unrolled", replace=True)
+        else:
+            con.sql(_EMPTY_SAMPLES).create_view("_unrolled", replace=True)
+        for tier, interval in (("1m", "1 minute"), ("1h", "1 hour")):
+            files = snap.rollup(tier)
+            src = f"_rollup_{tier}"
+            if files:
+                con.read_parquet(files).create_view(src, replace=True)
+            else:
+                con.sql(_EMPTY_PARTIALS).create_view(src, replace=True)
+            con.sql(_partials_sql("_unrolled", src, interval)).create_view(f"samples_{tier}", replace=True)
+        meta = self.metrics()
+        con.from_df(meta).create_view("metrics", replace=True)
+        for table in self.views()[4:]:
+            files = sorted(str(p) for p in self.layout.table_dir(table).glob("*/*.parquet"))
+            if files:
+                con.read_parquet(files, union_by_name=True).create_view(table, replace=True)
+            elif table in _TABLE_SCHEMAS:
+                con.from_arrow(_TABLE_SCHEMAS[table].empty_table()).create_view(table, replace=True)
+
+    def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
+        """Run DuckDB SQL over the views ``samples``, ``samples_1m``, ``samples_1h``, ``metrics``
+        and the record tables. Pass user input as ``params`` (``?`` or ``$name``), never by
+        formatting it into ``query``."""
+        return self.to_arrow(query, params).to_pandas()
+
+    def to_arrow(self, query: str, params: list | dict | None = None) -> pa.Table:
+        def run(con, snap):
+            self._make_views(con, snap)
+            return con.sql(query, params=params).to_arrow_table()
+
+        return self._run(run)
+
+    def query(
+        self,
+        metric: str,
+        start: Any = None,
+        end: Any = None,
+        *,
+        labels: Mapping[str, Any] | str | None = None,
+        step: Any = None,
+        agg: str = "mean",
+        host: str | list[str] | None = None,
+        tier: str | None = None,
+    ) -> pd.DataFrame:
+        """Samples of one metric as a DataFrame ``ts, host, metric, labels, value``.
+
+        ``start``/``end`` take datetimes, ISO strings or durations meaning "ago"
+        (``"1h"``). With ``step`` (``"1min"``, ``300``...) values are aggregated
+        with ``agg`` per bucket, reading the coarsest tier whose resolution
+        divides the step: ``1h`` rollups for whole hours, ``1m`` for whole
+        minutes (other steps of a minute or more are rounded to whole minutes),
+        raw samples below a minute.
+        """
+        self.check_metric(metric)
+        now = pd.Timestamp.now("UTC")
+        t0 = resolve_time(start, now=now, what="start")
+        t1 = resolve_time(end, now=now, what="end")
+        s_us = ts_to_us(t0) if t0 is not None else None
+        e_us = ts_to_us(t1) if t1 is not None else None
+        step_s = parse_duration(step, what="step") if step is not None else None
+        if step_s is not None and step_s <= 0:
+            raise QueryError(f"step must be positive; got {step!r}.")
+        if agg not in AGGREGATIONS and agg not in _RAW_ONLY_AGGS:
+            raise QueryError(f"Unknown aggregation {agg!r}; use one of {', '.join(AGGREGATIONS + tuple(_RAW_ONLY_AGGS))}.")
+        if tier is None:
+            if step_s is None or agg in _RAW_ONLY_AGGS or step_s < 60:
+                tier = "raw"
+            elif step_s % 3600 == 0:
+                tier = "1h"
+            else:
+                tier = "1m"
+                step_s = max(60.0, round(step_s / 60) * 60)
+        elif tier not in ("raw", "1m", "1h"):
+            raise QueryError(f"tier must be 'raw', '1m' or '1h'; got {tier!r}.")
+        conds, params = ["metric = ?"], [metric]
+        if t0 is not None:
+            conds.append("ts >= ?")
+            params.append(t0.to_pydatetime())
+        if t1 is not None:
+            conds.append("ts < ?")
+            params.append(t1.to_pydatetime())
+        if host is not None:
+            hosts = [host] if isinstance(host, str) else list(host)
+            conds.append("list_contains(?, host)")
+            params.append(hosts)
+        lf, lp = label_filter(labels)
+        if lf:
+            conds.append(lf)
+            params.extend(lp)
+        where = " AND ".join(conds)
+        host_dirs = None
+        if host is not None:
+            host_dirs = [safe_host(h) for h in ([host] if isinstance(host, str) else host)]
+
+        def run(con, snap):
+            if tier == "raw":
+                files = snap.raw(s_us, e_us)
+                if not files:
+                    return _empty_result()
+                if step_s is None:
+                    sql = f"SELECT ts, host, metric, labels, value FROM read_parquet(?) WHERE {where} ORDER BY host, labels, ts"
+                    return con.execute(sql, [files, *params]).df()
+                expr = _RAW_ONLY_AGGS.get(agg) or {"mean": "avg(value)", "last": "arg_max(value, ts)"}.get(agg, f"{agg}(value)")
+                sql = (
+                    f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "
+                    f"FROM read_parquet(?) WHERE {where} GROUP BY ALL ORDER BY host, labels, ts"
+                )
+                return con.execute(sql, [int(step_s * 1e6), files, *params]).df()
+            rfiles = snap.rollup(tier, s_us, e_us)
+            ufiles = snap.unrolled(s_us, e_us)
+            interval = "1 minute" if tier == "1m" else "1 hour"
+            parts, args = [], []
+            if rfiles:
+                parts.append(f"SELECT ts, host, metric, labels, min, max, sum, count, last, last_ts FROM read_parquet(?) WHERE {where}")
+                args += [rfiles, *params]
+            if ufiles:
+                parts.append(
+                    f"SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels, min(value) AS min, "
+                    f"max(value) AS max, sum(value) AS sum, count(*)::BIGINT AS count, arg_max(value, ts) AS last, "
+                    f"max(ts) AS last_ts FROM read_parquet(?) WHERE {where} GROUP BY ALL"
+                )
+                args += [ufiles, *params]
+            if not parts:
+                return _empty_result()
+            expr = {
+                "mean": "sum(sum) / sum(count)", "min": "min(min)", "max": "max(max)", "sum": "sum(sum)",
+                "count": "sum(count)::DOUBLE", "last": "arg_max(last, last_ts)",
+            }[agg]
+            sql = (
+                f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "
+                f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL ORDER BY host, labels, ts"
+            )
+            return con.execute(sql, [int(step_s * 1e6), *args]).df()
+
+        df = self._run(run, host_dirs)
+        return _normalise(df)
+
+    def latest(
+        self,
+        metric: str | None = None,
+        *,
+        labels: Mapping[str, Any] | str | None = None,
+        host: str | None = None,
+        within: Any = "5min",
+    ) -> pd.DataFrame:
+        """The newest sample of every series (of ``metric``), among those seen within ``within``."""
+        if metric is not None:
+            self.check_metric(metric)
+        window = int(parse_duration(within, what="within") * 1e6)
+        conds, params = [], []
+        if metric is not None:
+            conds.append("metric = ?")
+            params.append(metric)
+        lf, lp = label_filter(labels)
+        if lf:
+            conds.append(lf)
+            params.extend(lp)
+
+        def run(con, snap):
+            newest = snap.max_tmax()
+            if newest is None:
+                return _empty_result()
+            files = snap.raw(newest - window, None)
+            c = conds + ["ts >= ?"]
+            p = params + [pd.Timestamp(newest - window, unit="us", tz="UTC").to_pydatetime()]
+            sql = (
+                "SELECT max(ts) AS ts, host, metric, labels, arg_max(value, ts) AS value FROM read_parquet(?) "
+                f"WHERE {' AND '.join(c)} GROUP BY host, metric, labels ORDER BY host, metric, labels"
+            )
+            return con.execute(sql, [files, *p]).df()
+
+        return _normalise(self._run(run, [safe_host(host)] if host else None))
+
+    def series(self, metric: str | None = None) -> pd.DataFrame:
+        """Distinct (host, metric, labels) with first/last time and sample count."""
+        where = "WHERE metric = ?" if metric else ""
+        return self.sql(
+            f"SELECT host, metric, labels, min(ts) AS first, max(ts) AS last, count(*) AS samples FROM samples {where} "
+            "GROUP BY ALL ORDER BY ALL",
+            [metric] if metric else None,
+        )
+
+    # ------------------------------------------------------------ maintenance
+    def compact(self, *, policy=None, host: str | None = None, clock=None):
+        """Run one compaction cycle for ``host`` (default: this host).
+
+        Only one process may compact a host: this takes the host's agent lock
+        and raises :class:`AgentRunningError` if an agent holds it (the agent
+        compacts on its own).
+        """
+        from workbench.store._compact import Compactor
+        from workbench.store._lock import HostLock
+        from workbench.store._timeutil import now_us
+
+        h = safe_host(host or self.host)
+        with HostLock(self.layout, h, purpose="compact"):
+            comp = Compactor(self.layout, h, policy, clock=clock or now_us)
+            try:
+                return comp.run_once()
+            finally:
+                comp.close()
+
+    def quarantined(self) -> pd.DataFrame:
+        rows = list_quarantined(self.layout)
+        return pd.DataFrame(rows, columns=["file", "host", "reason", "at", "path", "bytes"])
+
+    def size_bytes(self) -> int:
+        total = 0
+        for root, _dirs, files in os.walk(self.home):
+            for f in files:
+                try:
+                    total += os.path.getsize(os.path.join(root, f))
+                except OSError:
+                    pass
+        return total
+
+    def read_file(self, path: str | os.PathLike) -> pa.Table:
+        return read_table(Path(path), SAMPLE_SCHEMA)
+
+
+def _split_by_host(table: pa.Table):
+    hosts = table.column("host").unique().to_pylist()
+    if len(hosts) == 1:
+        yield hosts[0], table
+        return
+    for h in hosts:
+        yield h, table.filter(pa.compute.equal(table.column("host"), h))
+
+
+def _empty_result() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ts": pd.Series([], dtype="datetime64[us, UTC]"),
+            "host": pd.Series([], dtype=object),
+            "metric": pd.Series([], dtype=object),
+            "labels": pd.Series([], dtype=object),
+            "value": pd.Series([], dtype="float64"),
+        }
+    )
+
+
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty:
+        return _empty_result()
+    if "ts" in df and getattr(df["ts"].dt, "tz", None) is None:
+        df["ts"] = df["ts"].dt.tz_localize("UTC")
+    return df.reset_index(drop=True)

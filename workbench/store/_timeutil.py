@@ -1,0 +1,87 @@
+"""Time parsing shared by the store, the CLI and the configuration.
+
+Everything inside the store is UTC, as integer microseconds since the epoch
+where speed matters (file names, manifests) and as tz-aware pandas
+timestamps at the API.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from workbench.errors import DataError
+
+__all__ = ["parse_duration", "to_utc", "now_us", "us_to_ts", "ts_to_us", "resolve_time"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|sec|m|min|h|d|w)?\s*$")
+_UNITS = {
+    None: 1.0, "s": 1.0, "sec": 1.0, "us": 1e-6, "ms": 1e-3,
+    "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
+}
+
+
+def parse_duration(value: object, *, what: str = "duration") -> float:
+    """Seconds from ``10``, ``"10s"``, ``"5min"``, ``"1h"``, ``"7d"`` or a timedelta."""
+    if isinstance(value, bool):
+        raise DataError(f"{what} must be a number of seconds or a string like '5min'; got {value!r}.")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, (timedelta, pd.Timedelta)):
+        return pd.Timedelta(value).total_seconds()
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return float(m.group(1)) * _UNITS[m.group(2)]
+    raise DataError(
+        f"{what} must be a number of seconds or a string such as '30s', '5min', '1h', '7d'; got {value!r}.",
+        value=value,
+    )
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def to_utc(value: object, *, what: str = "time") -> pd.Timestamp:
+    """A tz-aware UTC timestamp from a datetime, string, number (epoch s) or Timestamp.
+
+    Naive values are taken to be UTC, as everything in the store is.
+    """
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            ts = pd.Timestamp(value, unit="s")
+        else:
+            ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"Cannot read {what} {value!r} as a timestamp: {exc}", value=value) from None
+    if ts is pd.NaT:
+        raise DataError(f"{what} is NaT (not a time).", value=value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def resolve_time(value: object, *, now: pd.Timestamp | None = None, what: str = "time") -> pd.Timestamp | None:
+    """Like :func:`to_utc` but also accepts ``"-1h"``/``"1h"``/timedelta meaning *that long ago*."""
+    if value is None:
+        return None
+    if isinstance(value, (timedelta, pd.Timedelta)):
+        return (now or pd.Timestamp.now("UTC")) - pd.Timedelta(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "now":
+            return now or pd.Timestamp.now("UTC")
+        rel = text[1:] if text.startswith("-") else text
+        if _DURATION.match(rel) and not rel.replace(".", "").isdigit():
+            return (now or pd.Timestamp.now("UTC")) - pd.Timedelta(seconds=parse_duration(rel, what=what))
+    return to_utc(value, what=what)
+
+
+def us_to_ts(us: int) -> pd.Timestamp:
+    return pd.Timestamp(us, unit="us", tz="UTC")
+
+
+def ts_to_us(ts: datetime | pd.Timestamp) -> int:
+    return int(to_utc(ts).value // 1000)
