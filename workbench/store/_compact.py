@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -174,33 +175,47 @@ class Compactor:
             names = sorted(os.listdir(inc))
         except FileNotFoundError:
             return
-        tables, taken = [], []
+        tables, taken, rows = [], [], 0
+
+        def emit() -> None:
+            nonlocal tables, taken, rows
+            if tables:
+                self._add_chunks(m, sort_samples(pa.concat_tables(tables)), gen=0)
+            for n in taken:
+                m.absorbed[n] = now
+            report.absorbed += len(taken)
+            tables, taken, rows = [], [], 0
+
         for name in names:
             if name.startswith(".") or name in m.absorbed or parse_l0_name(name) is None:
                 continue
             try:
-                tables.append(read_table(inc / name, SAMPLE_SCHEMA))
+                t = read_table(inc / name, SAMPLE_SCHEMA)
             except FileNotFoundError:
                 continue
             except Exception as exc:  # noqa: BLE001 - any decode failure means a bad file
                 self._quarantine(m, f"incoming/{name}", f"{type(exc).__name__}: {exc}", report)
                 continue
+            tables.append(t)
             taken.append(name)
-        if not taken:
-            return
-        table = sort_samples(pa.concat_tables(tables)) if tables else None
-        if table is not None and table.num_rows:
-            self._add_chunks(m, table, gen=0)
-        for name in taken:
-            m.absorbed[name] = now
-        report.absorbed += len(taken)
+            rows += t.num_rows
+            if rows >= 4 * self.policy.batch_rows:  # bound memory after a long outage
+                emit()
+        emit()
 
     def _add_chunks(self, m: Manifest, table: pa.Table, gen: int) -> None:
         """Write ``table`` as one chunk per hour bucket it touches."""
         ts = table.column("ts").cast(pa.int64()).to_numpy()
         hours = ts - ts % HOUR
-        for h in sorted(set(hours.tolist())):
-            part = table.filter(pa.array(hours == h)) if len(set(hours.tolist())) > 1 else table
+        if hours[0] == hours[-1] and (hours == hours[0]).all():
+            parts = [(int(hours[0]), table)]
+        else:  # one stable sort instead of a filter per hour
+            order = np.argsort(hours, kind="stable")
+            table, hours = table.take(pa.array(order)), hours[order]
+            starts = np.flatnonzero(np.r_[True, hours[1:] != hours[:-1]])
+            ends = np.r_[starts[1:], len(hours)]
+            parts = [(int(hours[a]), table.slice(a, b - a)) for a, b in zip(starts, ends, strict=True)]
+        for h, part in parts:
             pts = part.column("ts").cast(pa.int64()).to_numpy()
             tmin, tmax = int(pts.min()), int(pts.max())
             name = self._new_name("raw", f"c{gen}", tmin, tmax)

@@ -412,7 +412,7 @@ class Store:
 
     def query(
         self,
-        metric: str,
+        metric: str | list[str],
         start: Any = None,
         end: Any = None,
         *,
@@ -431,7 +431,9 @@ class Store:
         minutes (other steps of a minute or more are rounded to whole minutes),
         raw samples below a minute.
         """
-        self.check_metric(metric)
+        metrics = [metric] if isinstance(metric, str) else list(metric)
+        for m in metrics:
+            self.check_metric(m)
         now = pd.Timestamp.now("UTC")
         t0 = resolve_time(start, now=now, what="start")
         t1 = resolve_time(end, now=now, what="end")
@@ -452,7 +454,7 @@ class Store:
                 step_s = max(60.0, round(step_s / 60) * 60)
         elif tier not in ("raw", "1m", "1h"):
             raise QueryError(f"tier must be 'raw', '1m' or '1h'; got {tier!r}.")
-        conds, params = ["metric = ?"], [metric]
+        conds, params = (["metric = ?"], [metric]) if isinstance(metric, str) else (["list_contains(?, metric)"], [metrics])
         if t0 is not None:
             conds.append("ts >= ?")
             params.append(t0.to_pydatetime())
@@ -478,12 +480,12 @@ class Store:
                 if not files:
                     return _empty_result()
                 if step_s is None:
-                    sql = f"SELECT ts, host, metric, labels, value FROM read_parquet(?) WHERE {where} ORDER BY host, labels, ts"
+                    sql = f"SELECT ts, host, metric, labels, value FROM read_parquet(?) WHERE {where} ORDER BY host, metric, labels, ts"
                     return con.execute(sql, [files, *params]).df()
                 expr = _RAW_ONLY_AGGS.get(agg) or {"mean": "avg(value)", "last": "arg_max(value, ts)"}.get(agg, f"{agg}(value)")
                 sql = (
                     f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "
-                    f"FROM read_parquet(?) WHERE {where} GROUP BY ALL ORDER BY host, labels, ts"
+                    f"FROM read_parquet(?) WHERE {where} GROUP BY ALL ORDER BY host, metric, labels, ts"
                 )
                 return con.execute(sql, [int(step_s * 1e6), files, *params]).df()
             rfiles = snap.rollup(tier, s_us, e_us)
@@ -508,7 +510,7 @@ class Store:
             }[agg]
             sql = (
                 f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "
-                f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL ORDER BY host, labels, ts"
+                f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL ORDER BY host, metric, labels, ts"
             )
             return con.execute(sql, [int(step_s * 1e6), *args]).df()
 

@@ -1,0 +1,154 @@
+"""Store benchmark: ingest rate, compaction, bytes per sample and the three
+dashboard queries, beside the same queries on a plain DuckDB table holding
+the same rows, measured in the same run.
+
+    python benchmarks/store.py [--days 7] [--metrics 20] [--out DIR]
+
+The data: ``--metrics`` series at 1 s for ``--days`` days ending now, shaped
+like what the agent records (utilisation fractions at psutil's precision,
+integer byte counts that drift, byte rates with bursts), so that encodings
+and compression are exercised as in real use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from workbench.store import Compactor, CompactionPolicy, Store
+from workbench.store._segment import SAMPLE_SCHEMA, TS
+
+
+def make_series(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(n)
+    daily = np.sin(2 * np.pi * t / 86400.0)
+    if kind == "util":  # psutil percent has one decimal -> fraction with 3 decimals
+        x = 0.3 + 0.2 * daily + 0.08 * rng.standard_normal(n)
+        return np.round(np.clip(x, 0, 1), 3)
+    if kind == "bytes":  # memory in use: page-granular random walk
+        steps = rng.integers(-64, 65, n) * 4096
+        return (8 * 2**30 + np.cumsum(steps)).astype(float)
+    # rates: mostly quiet, bursts
+    base = np.abs(rng.normal(2e4, 5e3, n)) * (1 + daily)
+    burst = rng.random(n) < 0.01
+    base[burst] *= rng.uniform(10, 100, burst.sum())
+    return np.round(base)
+
+
+def build(store: Store, days: int, n_metrics: int, chunk: int = 3600) -> tuple[int, float, list[str]]:
+    rng = np.random.default_rng(0)
+    n = days * 86400
+    end = pd.Timestamp.now("UTC").floor("s")
+    start_us = int((end - pd.Timedelta(seconds=n)).value // 1000)
+    kinds = ["util", "bytes", "rate", "rate"]
+    metrics = [f"bench.m{i:02d}" for i in range(n_metrics)]
+    series = {m: make_series(kinds[i % 4], n, rng) for i, m in enumerate(metrics)}
+    store._ensure_catalog(metrics)
+    total, spent = 0, 0.0
+    # Writers append what they collected: here one file per hour of all series
+    # (the agent writes one per second; compaction makes them the same files).
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        k = hi - lo
+        ts = np.arange(start_us + lo * 1_000_000, start_us + hi * 1_000_000, 1_000_000, dtype=np.int64)
+        table = pa.Table.from_arrays(
+            [
+                pa.array(np.tile(ts, n_metrics)).cast(TS),
+                pa.array(["bench-host"] * (k * n_metrics)),
+                pa.array(np.repeat(metrics, k)),
+                pa.array([""] * (k * n_metrics)),
+                pa.array(np.concatenate([series[m][lo:hi] for m in metrics])),
+            ],
+            schema=SAMPLE_SCHEMA,
+        )
+        t0 = time.perf_counter()
+        store.append_arrow(table, host="bench-host", trusted=True)
+        spent += time.perf_counter() - t0
+        total += table.num_rows
+    return total, spent, metrics
+
+
+def median_ms(fn, repeat: int = 20) -> float:
+    fn()  # warm: first call pays imports and OS cache
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--metrics", type=int, default=20)
+    ap.add_argument("--out", default=None, help="keep the home here instead of a temporary dir")
+    args = ap.parse_args()
+    home = Path(args.out or tempfile.mkdtemp(prefix="wb-bench-"))
+    store = Store(home, host="bench-host")
+    total, spent, metrics = build(store, args.days, args.metrics)
+    print(f"ingest: {total:,} samples in {spent:.1f} s -> {total / spent:,.0f} samples/s (Store.append_arrow, 1 file/hour of data)")
+    t0 = time.perf_counter()
+    comp = Compactor(store.layout, "bench-host", CompactionPolicy())
+    rep = comp.run_once()
+    comp.close()
+    dt = time.perf_counter() - t0
+    print(f"compaction: {dt:.1f} s ({total / dt:,.0f} samples/s) sealed {rep.sealed_hours} hours, {rep.sealed_days} days")
+    raw_bytes = sum(p.stat().st_size for p in (home / "hosts" / "bench-host" / "raw").glob("[hd]-*.parquet"))
+    raw_rows = store.sql("select count(*) n from samples").n[0]
+    print(f"storage: {raw_bytes / raw_rows:.2f} bytes/sample in compacted raw files ({raw_bytes / 2**20:.0f} MiB)")
+
+    # Peer: the same rows in a plain DuckDB table.
+    peer_path = home / "peer.duckdb"
+    peer = duckdb.connect(str(peer_path))
+    peer.execute("SET TimeZone='UTC'")
+    t0 = time.perf_counter()
+    from workbench.store._snapshot import take_snapshot
+
+    peer.execute("CREATE TABLE samples AS SELECT * FROM read_parquet(?)", [take_snapshot(store.layout).raw()])
+    print(f"peer load: {time.perf_counter() - t0:.1f} s, {peer.execute('select count(*) from samples').fetchone()[0]:,} rows")
+    now = pd.Timestamp.now("UTC")
+    m0, five = metrics[0], metrics[:5]
+    q = {
+        "last 1 h raw, 1 metric": (
+            lambda: store.query(m0, "1h"),
+            lambda: peer.execute("SELECT ts, value FROM samples WHERE metric = ? AND ts >= ? ORDER BY ts", [m0, (now - pd.Timedelta("1h")).to_pydatetime()]).df(),
+        ),
+        "last 24 h in 500 buckets": (
+            lambda: store.query(m0, "24h", step=86400 / 500),
+            lambda: peer.execute(
+                "SELECT time_bucket(INTERVAL '172.8 seconds', ts) t, avg(value) FROM samples WHERE metric = ? AND ts >= ? GROUP BY 1 ORDER BY 1",
+                [m0, (now - pd.Timedelta("24h")).to_pydatetime()],
+            ).df(),
+        ),
+        "last 7 d of 5 metrics in 1,000 points": (
+            lambda: store.query(five, "7d", step=7 * 86400 / 1000),
+            lambda: peer.execute(
+                "SELECT metric, time_bucket(INTERVAL '604.8 seconds', ts) t, avg(value) FROM samples WHERE list_contains(?, metric) AND ts >= ? GROUP BY 1, 2 ORDER BY 1, 2",
+                [five, (now - pd.Timedelta("7d")).to_pydatetime()],
+            ).df(),
+        ),
+    }
+    print(f"\n{'query (median of 20)':<40} {'workbench':>10} {'duckdb table':>13} {'ratio':>6}")
+    for name, (ours, theirs) in q.items():
+        a, b = median_ms(ours), median_ms(theirs)
+        print(f"{name:<40} {a:>8.1f}ms {b:>11.1f}ms {a / b:>6.2f}")
+    n1 = len(store.query(m0, "1h"))
+    n2 = len(store.query(m0, "24h", step=86400 / 500))
+    n3 = len(store.query(five, "7d", step=7 * 86400 / 1000))
+    print(f"\nrows returned: {n1}, {n2}, {n3}")
+    if not args.out:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
