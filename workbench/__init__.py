@@ -1,6 +1,43 @@
-"""Workbench: watch, understand, predict and steer the resources of your machines."""
+"""Workbench: watch, understand, predict and steer the resources of your machines.
+
+The names a notebook needs, imported lazily so that ``import workbench`` (for
+``@workbench.timed`` in a batch job, say) stays cheap::
+
+    import workbench
+    store = workbench.Store()                 # DuckDB over ./data or $WORKBENCH_HOME
+    with workbench.timed("etl.load"): ...     # application metrics, no agent needed
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from workbench.errors import WorkbenchError
 
 __version__ = "0.1.0"
-__all__ = ["WorkbenchError", "__version__"]
+
+_LAZY = {
+    "Store": "workbench.store",
+    "Agent": "workbench.agent",
+    "load_config": "workbench.config",
+    "timed": "workbench.appmetrics",
+    "gauge": "workbench.appmetrics",
+    "count": "workbench.appmetrics",
+    "ThrottledExecutor": "workbench.execute",
+}
+
+__all__ = ["WorkbenchError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
