@@ -1,0 +1,147 @@
+"""NAB benchmark for workbench.detect detectors.
+
+Two halves, usable separately on any NAB-layout folder::
+
+    python benchmarks/nab.py detect --data DIR --detector NAME --out OUT
+    python benchmarks/nab.py score --data DIR --windows FILE --results OUT
+
+``detect`` runs one detector over every ``DIR/<category>/<file>.csv`` (one
+pass, in order, no look-ahead) and writes ``OUT/<category>/<file>.csv`` with
+``timestamp,value,anomaly_score``. ``score`` applies NAB's rules (our own
+scorer, ``workbench.detect.score_nab``) and prints the three profiles; the
+last line is ``standard=... reward_low_FP_rate=... reward_low_FN_rate=...``.
+
+``python benchmarks/nab.py all`` runs every registered detector over the
+shared reference data and prints our figures beside the published ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.detect import DETECTORS, make_detector, score_nab, score_series
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+#: Published detectors' own outputs scored on the 30 files in ../shared/data/nab
+#: (from ../shared/data/README.md): standard / low FP / low FN.
+PUBLISHED_30 = {
+    "ARTime": (67.9, 58.0, 73.8),
+    "Numenta HTM": (67.0, 61.2, 71.4),
+    "CAD OSE": (62.6, 57.5, 66.6),
+    "KNN CAD": (53.7, 41.5, 60.0),
+    "Windowed Gaussian": (22.0, 4.9, 29.8),
+}
+UNIVARIATE = ["default", "mad", "residual"]
+
+
+def _files(data: Path) -> list[Path]:
+    files = sorted(data.glob("*/*.csv"))
+    if not files:
+        raise SystemExit(f"No NAB files found under {data} (expected DIR/<category>/<file>.csv).")
+    return files
+
+
+def detect(data: Path, detector: str, out: Path) -> float:
+    """Run ``detector`` over every file; return the seconds spent detecting."""
+    spent = 0.0
+    for path in _files(data):
+        frame = pd.read_csv(path)
+        series = pd.Series(frame["value"].to_numpy(float), index=pd.to_datetime(frame["timestamp"]))
+        det = make_detector(detector)
+        t0 = time.perf_counter()
+        scores = score_series(det, series)
+        spent += time.perf_counter() - t0
+        target = out / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame.assign(anomaly_score=scores.to_numpy()).to_csv(target, index=False)
+    return spent
+
+
+def score(data: Path, windows_file: Path, results: Path) -> dict:
+    windows = json.loads(Path(windows_file).read_text())
+    files = {}
+    for path in _files(data):
+        key = f"{path.parent.name}/{path.name}"
+        res = pd.read_csv(results / key)
+        files[key] = (pd.to_datetime(res["timestamp"]).to_numpy(), res["anomaly_score"].to_numpy(float))
+    out = score_nab(files, windows)
+    for name, s in out.items():
+        print(
+            f"{name:20s} score={s.normalized:6.2f} threshold={s.threshold:.4f} "
+            f"tp={s.tp} fp={s.fp} fn={s.fn} raw={s.raw:.3f} null={s.null:.3f} perfect={s.perfect:.1f}"
+        )
+    print(" ".join(f"{name}={s.normalized:.2f}" for name, s in out.items()))
+    return out
+
+
+def _rolling_z_baseline(data: Path, out: Path, window: int = 288) -> None:
+    """Peer measured in the same run: a plain rolling z-score (pandas), no look-ahead."""
+    for path in _files(data):
+        frame = pd.read_csv(path)
+        s = frame["value"].astype(float)
+        mean = s.rolling(window, min_periods=20).mean().shift(1)
+        sd = s.rolling(window, min_periods=20).std().shift(1)
+        z = ((s - mean).abs() / sd).fillna(0.0)
+        target = out / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frame.assign(anomaly_score=(z / (z + 5.0)).to_numpy()).to_csv(target, index=False)
+
+
+def run_all(out_root: Path) -> None:
+    data = SHARED / "nab" / "data"
+    windows = SHARED / "nab" / "labels" / "combined_windows.json"
+    rows = []
+    for name in UNIVARIATE:
+        t0 = time.perf_counter()
+        spent = detect(data, name, out_root / name)
+        print(f"\n== {name} ({type(make_detector(name)).__name__}) detect {spent:.1f}s")
+        s = score(data, windows, out_root / name)
+        total = time.perf_counter() - t0
+        rows.append((f"workbench {name}", *(s[p].normalized for p in s), total))
+    t0 = time.perf_counter()
+    _rolling_z_baseline(data, out_root / "rolling_z")
+    print("\n== rolling z-score baseline (peer, same run)")
+    s = score(data, windows, out_root / "rolling_z")
+    rows.append(("rolling z-score (peer)", *(s[p].normalized for p in s), time.perf_counter() - t0))
+    print("\nDetector                      standard  low_FP  low_FN   wall s")
+    for name, a, b, c, t in rows:
+        print(f"{name:28s} {a:8.1f} {b:7.1f} {c:7.1f} {t:8.1f}")
+    for name, (a, b, c) in PUBLISHED_30.items():
+        print(f"{name + ' (published)':28s} {a:8.1f} {b:7.1f} {c:7.1f}        -")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("detect", help="write anomaly scores for every file")
+    d.add_argument("--data", type=Path, required=True)
+    d.add_argument("--detector", default="default", choices=sorted(DETECTORS))
+    d.add_argument("--out", type=Path, required=True)
+    s = sub.add_parser("score", help="score results with NAB's rules")
+    s.add_argument("--data", type=Path, required=True)
+    s.add_argument("--windows", type=Path, required=True)
+    s.add_argument("--results", type=Path, required=True)
+    a = sub.add_parser("all", help="all detectors on ../shared/data/nab, beside the published")
+    a.add_argument("--out", type=Path, default=Path("/tmp/workbench-nab"))
+    args = parser.parse_args(argv)
+    if args.cmd == "detect":
+        spent = detect(args.data, args.detector, args.out)
+        print(f"wrote {args.out} ({spent:.1f}s detecting)")
+    elif args.cmd == "score":
+        score(args.data, args.windows, args.results)
+    else:
+        run_all(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

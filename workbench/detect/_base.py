@@ -1,0 +1,139 @@
+"""The streaming detector protocol shared by every detector.
+
+Follows river's anomaly detectors (``river/anomaly/base.py``): one object sees
+``(timestamp, value)`` in order, scores the point *before* learning it (so a
+score never uses the point it scores, let alone later ones), and says nothing
+(score 0) during a grace period while it has too little history to mean
+anything. The same object runs live in the agent and in batch over history
+(:func:`score_series`), and its state can be saved and restored so an agent
+restart resumes without relearning.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import DataError
+
+__all__ = ["Detector", "score_series"]
+
+
+class Detector:
+    """Base class: subclasses implement :meth:`_score_learn` for finite values.
+
+    Hyperparameters are stored untouched in ``__init__`` (scikit-learn style);
+    learned state lives in trailing-underscore attributes created lazily by
+    :meth:`_init_state`, which is what :meth:`get_state`/:meth:`set_state` and
+    pickling carry.
+    """
+
+    #: points seen before scores mean anything; subclasses set their own
+    grace_period: int = 0
+    #: burst suppression: report a score only if it beats every raw score of
+    #: the previous ``suppress`` points (0 = off), so one burst is one alert
+    suppress: int = 0
+
+    def update(self, timestamp: Any, value: float) -> float:
+        """Score ``value`` at ``timestamp`` using only earlier points, then learn it.
+
+        Returns an anomaly score in [0, 1]. A missing value (``None``/NaN)
+        scores 0 and is not learned: absence of data is the job of the
+        ``absent`` alert rule, not of a detector.
+        """
+        if not hasattr(self, "n_seen_"):
+            self._init_state()
+        if value is None or not math.isfinite(value := float(value)):
+            return 0.0
+        score = min(1.0, max(0.0, float(self._score_learn(timestamp, value))))
+        self.n_seen_ += 1
+        if self.suppress:
+            recent = self.recent_
+            beaten = not recent or score > max(recent)
+            recent.append(score)
+            if not beaten:
+                score = 0.0
+        if self.n_seen_ <= self.grace_period:
+            return 0.0
+        return score
+
+    def reset(self) -> Detector:
+        """Forget everything learned (hyperparameters stay)."""
+        for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, key)
+        return self
+
+    def get_state(self) -> dict[str, Any]:
+        """A deep copy of the learned state, picklable, for :meth:`set_state`."""
+        return {
+            "class": type(self).__name__,
+            "params": self.get_params(),
+            "state": copy.deepcopy(
+                {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+            ),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> Detector:
+        """Restore what :meth:`get_state` returned (for the same class and parameters)."""
+        if state.get("class") != type(self).__name__ or state.get("params") != self.get_params():
+            raise DataError(
+                f"Cannot restore state saved by {state.get('class')}({state.get('params')}) "
+                f"into {type(self).__name__}({self.get_params()}); build the detector with the "
+                "same class and parameters it was saved from, or start it fresh.",
+                saved_class=state.get("class"),
+            )
+        self.reset()
+        for key, value in copy.deepcopy(state["state"]).items():
+            setattr(self, key, value)
+        return self
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters as given to ``__init__`` (scikit-learn convention)."""
+        import inspect
+
+        names = [
+            p.name
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self" and p.kind is not p.VAR_KEYWORD
+        ]
+        return {name: getattr(self, name) for name in names}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- for subclasses -------------------------------------------------
+    def _init_state(self) -> None:
+        self.n_seen_ = 0
+        self.recent_: deque[float] = deque(maxlen=max(1, self.suppress))
+
+    def _score_learn(self, timestamp: Any, value: float) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+
+def score_series(
+    detector: Detector,
+    series: pd.Series | Iterable[tuple[Any, float]],
+) -> pd.Series:
+    """Run ``detector`` over a whole series in order: the batch twin of live use.
+
+    ``series`` is a time-indexed :class:`pandas.Series` (or pairs of
+    ``(timestamp, value)``). The detector keeps its state afterwards, so
+    scoring history and then continuing live is one continuous pass.
+    """
+    if isinstance(series, pd.Series):
+        index = series.index
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        pairs: Iterable[tuple[Any, float]] = zip(index, values, strict=True)
+    else:
+        pairs = list(series)
+        index = pd.Index([p[0] for p in pairs])
+    update = detector.update
+    out = np.fromiter((update(t, v) for t, v in pairs), dtype=float)
+    return pd.Series(out, index=index, name="anomaly_score")

@@ -1,0 +1,364 @@
+"""Notification channels and routing: log, webhook, e-mail, dashboard toast.
+
+Secrets (a webhook token, an SMTP password) are never taken from files or
+arguments: a channel is told the *name* of an environment variable and reads
+it when it sends. Log lines name the channel and the host only (a webhook
+URL is logged without its query string), and nothing a channel knows goes
+into alert records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from workbench.detect._errors import CircuitOpenError, NotifyError, RuleError
+from workbench.detect._rules import SEVERITIES, Matcher
+
+__all__ = [
+    "Notification",
+    "Channel",
+    "LogChannel",
+    "WebhookChannel",
+    "EmailChannel",
+    "ToastQueue",
+    "CircuitBreaker",
+    "Route",
+    "Router",
+]
+
+log = logging.getLogger("workbench.detect.notify")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message about one or more alerts of the same rule and event (grouped)."""
+
+    event: str  # firing | resolved | escalated | flapping
+    rule: str
+    severity: str
+    alerts: tuple[Mapping[str, Any], ...]
+    ts: float = field(default_factory=time.time)
+
+    @property
+    def title(self) -> str:
+        n = len(self.alerts)
+        what = f"{n} alerts" if n > 1 else str(self.alerts[0].get("alert_id", self.rule))
+        return f"[{self.severity.upper()}] {self.rule} {self.event}: {what}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        first = self.alerts[0] if self.alerts else {}
+        return {"host": str(first.get("host", "")), "metric": str(first.get("metric", ""))}
+
+    def text(self) -> str:
+        lines = [self.title]
+        for a in self.alerts:
+            ev = ", ".join(
+                f"{k}={a[k]:.4g}" for k in ("value", "score", "probability")
+                if isinstance(a.get(k), float) and a[k] == a[k]
+            )
+            lines.append(f"- {a.get('host')} {a.get('metric')} {a.get('labels') or ''} {ev} {a.get('summary') or ''}".rstrip())
+        return "\n".join(lines)
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "rule": self.rule,
+            "severity": self.severity,
+            "title": self.title,
+            "ts": self.ts,
+            "alerts": [dict(a) for a in self.alerts],
+        }
+
+
+class Channel:
+    """A destination. Subclasses implement :meth:`_deliver`; :meth:`send` adds the breaker."""
+
+    name: str = "channel"
+    breaker: CircuitBreaker | None = None
+
+    def send(self, note: Notification) -> None:
+        if self.breaker is not None:
+            self.breaker.before()
+        try:
+            self._deliver(note)
+        except Exception:
+            if self.breaker is not None:
+                self.breaker.failure()
+            raise
+        if self.breaker is not None:
+            self.breaker.success()
+
+    def _deliver(self, note: Notification) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+class CircuitBreaker:
+    """Closed -> open after ``failures`` in a row -> half-open after ``reset_after`` s.
+
+    While open, sends fail fast with :class:`CircuitOpenError` instead of
+    waiting on a dead receiver; one trial is let through when half-open.
+    """
+
+    def __init__(self, failures: int = 3, reset_after: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.failures = failures
+        self.reset_after = reset_after
+        self.clock = clock
+        self.state = "closed"
+        self.count = 0
+        self.opened_at = 0.0
+
+    def before(self) -> None:
+        if self.state == "open":
+            if self.clock() - self.opened_at >= self.reset_after:
+                self.state = "half-open"
+            else:
+                raise CircuitOpenError(
+                    f"Circuit open after {self.count} failures; retrying after {self.reset_after:g}s.",
+                    failures=self.count,
+                )
+
+    def success(self) -> None:
+        self.state, self.count = "closed", 0
+
+    def failure(self) -> None:
+        self.count += 1
+        if self.state == "half-open" or self.count >= self.failures:
+            self.state = "open"
+            self.opened_at = self.clock()
+
+
+class LogChannel(Channel):
+    """Write each notification to a :mod:`logging` logger (level by severity)."""
+
+    _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.CRITICAL}
+
+    def __init__(self, name: str = "log", logger: logging.Logger | None = None) -> None:
+        self.name = name
+        self.logger = logger or logging.getLogger("workbench.alerts")
+
+    def _deliver(self, note: Notification) -> None:
+        self.logger.log(self._LEVELS.get(note.severity, logging.WARNING), "%s", note.text())
+
+
+def _redact(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class WebhookChannel(Channel):
+    """POST the notification as JSON; timeout, retries with exponential backoff, breaker.
+
+    ``headers_env`` maps a header to the *name* of an environment variable
+    holding its value (``{"Authorization": "WB_WEBHOOK_TOKEN"}``), read at
+    send time so the secret never sits in config or logs.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        name: str = "webhook",
+        timeout: float = 5.0,
+        retries: int = 2,
+        backoff: float = 0.5,
+        headers_env: Mapping[str, str] | None = None,
+        breaker: CircuitBreaker | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise RuleError(f"Webhook {name!r}: url must start with http:// or https://; got {_redact(url)!r}.")
+        self.url = url
+        self.name = name
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.headers_env = dict(headers_env or {})
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
+        self.sleep = sleep
+        self.attempts = 0
+
+    def _deliver(self, note: Notification) -> None:
+        body = json.dumps(note.payload(), default=str).encode()
+        headers = {"Content-Type": "application/json"}
+        for header, var in self.headers_env.items():
+            value = os.environ.get(var)
+            if value is None:
+                raise NotifyError(
+                    f"Webhook {self.name!r}: environment variable {var} (for header {header}) is not set.",
+                    channel=self.name,
+                )
+            headers[header] = value
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(self.backoff * 2 ** (attempt - 1))
+            self.attempts += 1
+            req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (http(s) checked)
+                    if 200 <= resp.status < 300:
+                        return
+                    last = f"HTTP {resp.status}"
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code}"
+                if 400 <= exc.code < 500 and exc.code != 429:
+                    break  # the receiver rejects this payload; retrying will not help
+            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                last = type(getattr(exc, "reason", exc)).__name__
+            log.warning("webhook %s to %s failed (attempt %d): %s", self.name, _redact(self.url), attempt + 1, last)
+        raise NotifyError(
+            f"Webhook {self.name!r} to {_redact(self.url)} failed after {attempt + 1} attempt(s): {last}.",
+            channel=self.name,
+        )
+
+
+class EmailChannel(Channel):
+    """Send over SMTP with STARTTLS; user and password come from environment variables."""
+
+    def __init__(
+        self,
+        host: str,
+        to: Sequence[str],
+        sender: str,
+        name: str = "email",
+        port: int = 587,
+        starttls: bool = True,
+        username_env: str | None = None,
+        password_env: str | None = None,
+        timeout: float = 10.0,
+        breaker: CircuitBreaker | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.ssl_context = ssl_context
+        self.host, self.port, self.to, self.sender = host, port, list(to), sender
+        self.name = name
+        self.starttls = starttls
+        self.username_env, self.password_env = username_env, password_env
+        self.timeout = timeout
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
+
+    def _deliver(self, note: Notification) -> None:
+        msg = EmailMessage()
+        msg["Subject"] = note.title
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.to)
+        msg.set_content(note.text())
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls(context=self.ssl_context or ssl.create_default_context())
+                if self.username_env:
+                    user = os.environ.get(self.username_env)
+                    password = os.environ.get(self.password_env or "", "")
+                    if user is None:
+                        raise NotifyError(
+                            f"E-mail {self.name!r}: environment variable {self.username_env} is not set.",
+                            channel=self.name,
+                        )
+                    smtp.login(user, password)
+                smtp.send_message(msg)
+        except (smtplib.SMTPException, OSError) as exc:
+            # str(exc) of an auth failure can echo the server's reply, never our password
+            raise NotifyError(
+                f"E-mail {self.name!r} via {self.host}:{self.port} failed: {type(exc).__name__}.",
+                channel=self.name,
+            ) from None
+        log.info("e-mail %s sent to %d recipient(s) via %s", self.name, len(self.to), self.host)
+
+
+class ToastQueue(Channel):
+    """In-process queue the dashboard polls for toasts (bounded; oldest dropped)."""
+
+    def __init__(self, name: str = "toast", maxlen: int = 100) -> None:
+        self.name = name
+        self._items: deque[dict[str, Any]] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+
+    def _deliver(self, note: Notification) -> None:
+        with self._lock:
+            self._items.append({"title": note.title, "severity": note.severity, "event": note.event, "ts": note.ts, "text": note.text()})
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Take every waiting toast (the dashboard shows and forgets them)."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+        return items
+
+
+@dataclass(frozen=True)
+class Route:
+    """Send to ``channels`` when severity >= ``min_severity`` and the labels match."""
+
+    channels: tuple[str, ...]
+    min_severity: str = "info"
+    matchers: Matcher = field(default_factory=Matcher)
+    rules: tuple[str, ...] = ()
+
+    def wants(self, note: Notification) -> bool:
+        if SEVERITIES.index(note.severity) < SEVERITIES.index(self.min_severity):
+            return False
+        if self.rules and note.rule not in self.rules:
+            return False
+        return any(self.matchers.matches({**note.labels, **_parse(a.get("labels"))}) for a in note.alerts)
+
+
+def _parse(labels: Any) -> dict[str, str]:
+    from workbench.labels import parse_labels
+
+    return parse_labels(labels) if isinstance(labels, str) else dict(labels or {})
+
+
+class Router:
+    """Deliver each notification to the channels of every matching route.
+
+    A failing channel never stops the others; failures are counted per
+    channel and logged without secrets.
+    """
+
+    def __init__(self, channels: Sequence[Channel], routes: Sequence[Route] | None = None) -> None:
+        self.channels = {c.name: c for c in channels}
+        if len(self.channels) != len(channels):
+            raise RuleError("Two notification channels share a name; names must be unique.")
+        self.routes = list(routes) if routes else [Route(tuple(self.channels))]
+        for route in self.routes:
+            for name in route.channels:
+                if name not in self.channels:
+                    raise RuleError(f"A route names channel {name!r}, which is not defined; channels: {sorted(self.channels)}.")
+        self.sent: dict[str, int] = dict.fromkeys(self.channels, 0)
+        self.failed: dict[str, int] = dict.fromkeys(self.channels, 0)
+
+    def send(self, note: Notification) -> list[str]:
+        """Send ``note``; return the names of channels that delivered it."""
+        targets: list[str] = []
+        for route in self.routes:
+            if route.wants(note):
+                targets.extend(n for n in route.channels if n not in targets)
+        done = []
+        for name in targets:
+            try:
+                self.channels[name].send(note)
+            except Exception as exc:  # one bad channel must not silence the rest
+                self.failed[name] += 1
+                log.warning("notification %r to channel %s failed: %s", note.rule, name, exc)
+            else:
+                self.sent[name] += 1
+                done.append(name)
+        return done
