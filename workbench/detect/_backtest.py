@@ -77,7 +77,7 @@ def backtest_rule(
     ``start - fired`` (positive = before the incident began).
     """
     frame = _check_frame(history)
-    secs = frame["ts"].astype("int64").to_numpy() / 1e9
+    secs = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e9  # unit-safe: pandas 3 defaults to us
     now = {"t": float(secs[0]) if len(secs) else 0.0}
     mgr = AlertManager([rule], clock=lambda: now["t"], forecaster=forecaster, flap_window=flap_window)
     step = tick_every if tick_every is not None else max(rule.for_seconds / 4, rule.after_seconds / 4, 1.0)
