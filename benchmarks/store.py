@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from workbench.store import Compactor, CompactionPolicy, Store
+from workbench.store import CompactionPolicy, Compactor, Store
 from workbench.store._segment import SAMPLE_SCHEMA, TS
 
 
@@ -115,7 +115,8 @@ def main() -> None:
     from workbench.store._snapshot import take_snapshot
 
     peer.execute("CREATE TABLE samples AS SELECT * FROM read_parquet(?)", [take_snapshot(store.layout).raw()])
-    print(f"peer load: {time.perf_counter() - t0:.1f} s, {peer.execute('select count(*) from samples').fetchone()[0]:,} rows")
+    peer_rows = peer.execute("select count(*) from samples").fetchone()[0]
+    print(f"peer load: {time.perf_counter() - t0:.1f} s, {peer_rows:,} rows")
     now = pd.Timestamp.now("UTC")
     m0, five = metrics[0], metrics[:5]
     q = {

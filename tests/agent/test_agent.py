@@ -31,7 +31,7 @@ def _wait_for_samples(store, timeout=30):
         except Exception:  # noqa: BLE001 - catalogue may not exist yet
             pass
         time.sleep(0.2)
-    raise AssertionError("the agent wrote nothing within %s s" % timeout)
+    raise AssertionError(f"the agent wrote nothing within {timeout} s")
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from workbench.errors import DataError, QueryError, UnknownMetricError
-from workbench.store import Compactor, CompactionPolicy, Store, StoreWarning
+from workbench.store import CompactionPolicy, Compactor, Store, StoreWarning
 
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")
 

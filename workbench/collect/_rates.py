@@ -27,15 +27,8 @@ class RateTracker:
         ``None`` on the first reading, when time did not advance, or when the
         counter went backwards (wrap or reset: the new value becomes the baseline).
         """
-        prev = self._last.get(key)
-        self._last[key] = (value, now)
-        if prev is None:
-            return None
-        old, then = prev
-        dt = now - then
-        if dt <= 0 or value < old:
-            return None
-        return (value - old) / dt
+        step = self.delta(key, value, now)
+        return None if step is None else step[0] / step[1]
 
     def delta(self, key: Hashable, value: float, now: float) -> tuple[float, float] | None:
         """``(increase, elapsed seconds)`` since the previous reading, or ``None``."""

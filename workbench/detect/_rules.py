@@ -136,6 +136,17 @@ def _number(rule: str, key: str, value: Any) -> float:
     return float(value)
 
 
+def _severity(spec: Mapping[str, Any], name: str, key: str, default: str) -> str:
+    value = spec.get(key, default)
+    if value not in SEVERITIES:
+        raise RuleError(
+            f"Rule {name!r}: {key!r} must be one of {', '.join(SEVERITIES)}; got {value!r}.",
+            rule=name,
+            key=key,
+        )
+    return value
+
+
 def rule_from_dict(spec: Mapping[str, Any]) -> Rule:
     """Validate one rule given as a plain mapping and return a :class:`Rule`."""
     if not isinstance(spec, Mapping):
@@ -165,20 +176,8 @@ def rule_from_dict(spec: Mapping[str, Any]) -> Rule:
             rule=name,
             key="metric",
         )
-    severity = spec.get("severity", "warning")
-    if severity not in SEVERITIES:
-        raise RuleError(
-            f"Rule {name!r}: 'severity' must be one of {', '.join(SEVERITIES)}; got {severity!r}.",
-            rule=name,
-            key="severity",
-        )
-    escalate_to = spec.get("escalate_to", "critical")
-    if escalate_to not in SEVERITIES:
-        raise RuleError(
-            f"Rule {name!r}: 'escalate_to' must be one of {', '.join(SEVERITIES)}; got {escalate_to!r}.",
-            rule=name,
-            key="escalate_to",
-        )
+    severity = _severity(spec, name, "severity", "warning")
+    escalate_to = _severity(spec, name, "escalate_to", "critical")
     kw: dict[str, Any] = {
         "name": name,
         "kind": kind,

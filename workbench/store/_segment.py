@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 __all__ = [
@@ -125,7 +124,3 @@ def read_table(path: Path, schema: pa.Schema) -> pa.Table:
         table = table.select(schema.names).cast(schema)
     return table
 
-
-def ts_bounds(table: pa.Table) -> tuple[int, int]:
-    mm = pc.min_max(table.column("ts"))
-    return mm["min"].value, mm["max"].value

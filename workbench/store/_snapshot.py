@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from workbench.store._layout import Layout, parse_l0_name
 from workbench.store._manifest import load_manifest
@@ -95,6 +94,3 @@ def take_snapshot(layout: Layout, hosts: list[str] | None = None) -> Snapshot:
             snap.files.append(SnapFile(str(hdir / "incoming" / name), "l0", parsed.tmin, parsed.tmax, False))
     return snap
 
-
-def path_exists(path: str) -> bool:
-    return Path(path).exists()

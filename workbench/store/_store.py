@@ -30,7 +30,12 @@ from workbench.errors import DataError, QueryError, StoreError, UnknownMetricErr
 from workbench.labels import canonical_labels, format_labels
 from workbench.store._layout import Layout, default_host, new_stream_id, safe_host
 from workbench.store._quarantine import StoreWarning, list_quarantined, quarantine_file
-from workbench.store._segment import SAMPLE_SCHEMA, read_table, sort_samples, write_atomic, write_samples
+from workbench.store._segment import (
+    SAMPLE_SCHEMA,
+    sort_samples,
+    write_atomic,
+    write_samples,
+)
 from workbench.store._snapshot import Snapshot, take_snapshot
 from workbench.store._timeutil import parse_duration, resolve_time, ts_to_us
 
@@ -77,7 +82,7 @@ def _partials_sql(raw_src: str, rollup_src: str, interval: str) -> str:
                    min(value), max(value), sum(value), count(*)::BIGINT, arg_max(value, ts), max(ts)
             FROM {raw_src} GROUP BY ALL
         ) GROUP BY ts, host, metric, labels
-    """
+    """  # noqa: S608 - view names and intervals are our own constants
 
 
 def _re2_escape(text: str) -> str:
@@ -461,8 +466,8 @@ class Store:
         if t1 is not None:
             conds.append("ts < ?")
             params.append(t1.to_pydatetime())
-        if host is not None:
-            hosts = [host] if isinstance(host, str) else list(host)
+        hosts = None if host is None else [safe_host(h) for h in ([host] if isinstance(host, str) else host)]
+        if hosts is not None:
             conds.append("list_contains(?, host)")
             params.append(hosts)
         lf, lp = label_filter(labels)
@@ -470,9 +475,6 @@ class Store:
             conds.append(lf)
             params.extend(lp)
         where = " AND ".join(conds)
-        host_dirs = None
-        if host is not None:
-            host_dirs = [safe_host(h) for h in ([host] if isinstance(host, str) else host)]
 
         def run(con, snap):
             if tier == "raw":
@@ -480,11 +482,11 @@ class Store:
                 if not files:
                     return _empty_result()
                 if step_s is None:
-                    sql = f"SELECT ts, host, metric, labels, value FROM read_parquet(?) WHERE {where} ORDER BY host, metric, labels, ts"
+                    sql = f"SELECT ts, host, metric, labels, value FROM read_parquet(?) WHERE {where} ORDER BY host, metric, labels, ts"  # noqa: S608 - fixed SQL fragments; every value is bound
                     return con.execute(sql, [files, *params]).df()
                 expr = _RAW_ONLY_AGGS.get(agg) or {"mean": "avg(value)", "last": "arg_max(value, ts)"}.get(agg, f"{agg}(value)")
                 sql = (
-                    f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "
+                    f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "  # noqa: S608 - fixed SQL fragments; every value is bound
                     f"FROM read_parquet(?) WHERE {where} GROUP BY ALL ORDER BY host, metric, labels, ts"
                 )
                 return con.execute(sql, [int(step_s * 1e6), files, *params]).df()
@@ -493,11 +495,11 @@ class Store:
             interval = "1 minute" if tier == "1m" else "1 hour"
             parts, args = [], []
             if rfiles:
-                parts.append(f"SELECT ts, host, metric, labels, min, max, sum, count, last, last_ts FROM read_parquet(?) WHERE {where}")
+                parts.append(f"SELECT ts, host, metric, labels, min, max, sum, count, last, last_ts FROM read_parquet(?) WHERE {where}")  # noqa: S608 - fixed SQL fragments; every value is bound
                 args += [rfiles, *params]
             if ufiles:
                 parts.append(
-                    f"SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels, min(value) AS min, "
+                    f"SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels, min(value) AS min, "  # noqa: S608 - fixed SQL fragments; every value is bound
                     f"max(value) AS max, sum(value) AS sum, count(*)::BIGINT AS count, arg_max(value, ts) AS last, "
                     f"max(ts) AS last_ts FROM read_parquet(?) WHERE {where} GROUP BY ALL"
                 )
@@ -509,12 +511,12 @@ class Store:
                 "count": "sum(count)::DOUBLE", "last": "arg_max(last, last_ts)",
             }[agg]
             sql = (
-                f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "
+                f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "  # noqa: S608 - fixed SQL fragments; every value is bound
                 f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL ORDER BY host, metric, labels, ts"
             )
             return con.execute(sql, [int(step_s * 1e6), *args]).df()
 
-        df = self._run(run, host_dirs)
+        df = self._run(run, hosts)
         return _normalise(df)
 
     def latest(
@@ -546,7 +548,7 @@ class Store:
             c = conds + ["ts >= ?"]
             p = params + [pd.Timestamp(newest - window, unit="us", tz="UTC").to_pydatetime()]
             sql = (
-                "SELECT max(ts) AS ts, host, metric, labels, arg_max(value, ts) AS value FROM read_parquet(?) "
+                "SELECT max(ts) AS ts, host, metric, labels, arg_max(value, ts) AS value FROM read_parquet(?) "  # noqa: S608 - fixed SQL fragments; every value is bound
                 f"WHERE {' AND '.join(c)} GROUP BY host, metric, labels ORDER BY host, metric, labels"
             )
             return con.execute(sql, [files, *p]).df()
@@ -557,7 +559,7 @@ class Store:
         """Distinct (host, metric, labels) with first/last time and sample count."""
         where = "WHERE metric = ?" if metric else ""
         return self.sql(
-            f"SELECT host, metric, labels, min(ts) AS first, max(ts) AS last, count(*) AS samples FROM samples {where} "
+            f"SELECT host, metric, labels, min(ts) AS first, max(ts) AS last, count(*) AS samples FROM samples {where} "  # noqa: S608 - fixed SQL fragments; every value is bound
             "GROUP BY ALL ORDER BY ALL",
             [metric] if metric else None,
         )
@@ -596,8 +598,6 @@ class Store:
                     pass
         return total
 
-    def read_file(self, path: str | os.PathLike) -> pa.Table:
-        return read_table(Path(path), SAMPLE_SCHEMA)
 
 
 def _split_by_host(table: pa.Table):
