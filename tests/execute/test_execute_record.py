@@ -1,0 +1,38 @@
+"""Task records reach the store's task_runs view (real Parquet files, real DuckDB)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from _exec_tasks import burn
+
+from workbench.execute import StoreSink, TaskTimeoutError, ThrottledExecutor
+from workbench.store import Store
+
+
+def test_every_task_lands_once_in_task_runs(tmp_path):
+    store = Store(tmp_path / "home")
+    sink = StoreSink(store, batch_size=7)
+    gate = threading.Event()
+    with ThrottledExecutor(max_workers=2, sink=sink) as ex:
+        ok = [ex.submit(pow, i, 2, tags=["batch", "a"], name="square") for i in range(20)]
+        bad = ex.submit(int, "x", name="parse")
+        slow = ex.submit(burn, 30, timeout=0.1, name="spin")
+        ex.submit(gate.wait, name="gate")
+        time.sleep(0.05)
+        later = ex.submit(abs, 1, name="never")
+        later.cancel()
+        gate.set()
+    assert isinstance(slow.exception(), TaskTimeoutError) and isinstance(bad.exception(), ValueError)
+    assert [f.result() for f in ok] == [i * i for i in range(20)]
+    df = store.sql("SELECT name, state, count(*) AS n, min(tags) AS tags, max(attempts) AS att, "
+                   "bool_and(ended >= submitted) AS ordered FROM task_runs GROUP BY name, state ORDER BY name")
+    got = {(r.name, r.state): r.n for r in df.itertuples()}
+    assert got == {("gate", "done"): 1, ("never", "cancelled"): 1, ("parse", "failed"): 1,
+                   ("spin", "timed_out"): 1, ("square", "done"): 20}
+    assert df.set_index("name").loc["square", "tags"] == "a,batch"
+    assert df["ordered"].all()
+    err = store.sql("SELECT error FROM task_runs WHERE state = ?", ["failed"])["error"][0]
+    assert err.startswith("ValueError")
+    assert store.sql("SELECT count(DISTINCT key) AS k FROM task_runs")["k"][0] == 24

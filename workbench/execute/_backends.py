@@ -1,0 +1,137 @@
+"""Backends run one task attempt in a slot; a registry maps names to them.
+
+Shaped like papermill's engine registry: :func:`register_backend` / :func:`get_backend`,
+and a base class that does the bookkeeping so a backend writes :meth:`Backend.call`.
+The executor owns the slots (one thread each), the queue, retries and records; a
+backend only knows how to run one attempt and how to stop it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.errors import ConfigError
+from workbench.execute._command import Command, run_command
+
+__all__ = ["Backend", "ThreadBackend", "Outcome", "register_backend", "get_backend", "available_backends"]
+
+
+@dataclass
+class Outcome:
+    """What one attempt produced."""
+
+    ok: bool
+    value: Any  # the result, or the exception
+    cpu_time: float | None = None
+    peak_rss: int | None = None
+    grown: int | None = None  # bytes the task added to its worker, for learning per name
+
+
+class Backend:
+    """Base class. Subclasses implement :meth:`call`; the rest has working defaults."""
+
+    name = "base"
+    #: True when the task runs on the slot's own thread, so the executor's watchdog must
+    #: enforce timeouts by interrupting that thread.
+    in_slot_thread = False
+    #: True when attempts report the memory they added (``Outcome.grown``), so the
+    #: governor can learn memory per task name.
+    measures_memory = False
+
+    def default_workers(self) -> int:
+        return os.cpu_count() or 1
+
+    def open_slot(self) -> Any:
+        """Per-slot state (for example a worker process), created on the slot's thread."""
+        return None
+
+    def close_slot(self, state: Any) -> None:
+        """Release what :meth:`open_slot` created."""
+
+    def run(self, state: Any, task: Any, deadline: float | None) -> Outcome:
+        """Run one attempt; command tasks run locally with their process tree killable."""
+        if isinstance(task.fn, Command):
+            try:
+                res = run_command(task.fn, deadline)
+            except BaseException as exc:
+                return Outcome(False, exc)
+            return Outcome(True, res, res.cpu_time, res.peak_rss, res.peak_rss)
+        return self.call(state, task, deadline)
+
+    def call(self, state: Any, task: Any, deadline: float | None) -> Outcome:
+        raise NotImplementedError
+
+    def grown(self, state: Any) -> int | None:
+        """Bytes the running task has allocated so far (``None`` if unknown)."""
+        return None
+
+    def pids(self) -> list[int]:
+        """PIDs of worker processes this backend started and still holds."""
+        return []
+
+    def shutdown(self) -> None:
+        """Stop everything the backend started."""
+
+
+class ThreadBackend(Backend):
+    """Runs tasks on the slot threads: cheapest, for I/O-bound work.
+
+    Timeouts resolve the future at the deadline; the executor also raises
+    :class:`TaskTimeoutError` inside the thread, which stops pure-Python code at its next
+    bytecode but cannot interrupt a blocking C call (use the process backend for that).
+    """
+
+    name = "thread"
+    in_slot_thread = True
+
+    def default_workers(self) -> int:
+        return min(32, (os.cpu_count() or 1) * 4)
+
+    def call(self, state: Any, task: Any, deadline: float | None) -> Outcome:
+        t0 = time.thread_time()
+        try:
+            value = task.fn(*task.args, **task.kwargs)
+        except BaseException as exc:
+            return Outcome(False, exc, time.thread_time() - t0)
+        return Outcome(True, value, time.thread_time() - t0)
+
+    def run(self, state: Any, task: Any, deadline: float | None) -> Outcome:
+        if isinstance(task.fn, Command):
+            return super().run(state, task, deadline)
+        return self.call(state, task, deadline)
+
+
+_REGISTRY: dict[str, Callable[..., Backend]] = {}
+
+
+def register_backend(name: str, factory: Callable[..., Backend]) -> None:
+    """Make ``backend=name`` build ``factory(**options)``; names are unique."""
+    if name in _REGISTRY:
+        raise ConfigError(f"an executor backend named {name!r} is already registered; pick another name.", name=name)
+    _REGISTRY[name] = factory
+
+
+def available_backends() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_backend(spec: str | Backend, **options: Any) -> Backend:
+    if isinstance(spec, Backend):
+        return spec
+    try:
+        factory = _REGISTRY[spec]
+    except KeyError:
+        raise ConfigError(
+            f"unknown executor backend {spec!r}; choose one of {available_backends()} or pass a Backend instance "
+            "(for example DaskBackend(client)).",
+            backend=spec,
+        ) from None
+    return factory(**options)
+
+
+register_backend("thread", ThreadBackend)
+register_backend("command", ThreadBackend)  # command tasks run from slot threads
