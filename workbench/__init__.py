@@ -25,6 +25,19 @@ _LAZY = {
     "gauge": "workbench.appmetrics",
     "count": "workbench.appmetrics",
     "ThrottledExecutor": "workbench.execute",
+    "Retry": "workbench.execute",
+    "Governor": "workbench.execute",
+    "Naive": "workbench.forecast",
+    "SeasonalNaive": "workbench.forecast",
+    "Drift": "workbench.forecast",
+    "ETS": "workbench.forecast",
+    "ARIMA": "workbench.forecast",
+    "Regression": "workbench.forecast",
+    "AutoForecaster": "workbench.forecast",
+    "Forecast": "workbench.forecast",
+    "forecast_metric": "workbench.forecast",
+    "time_to_threshold": "workbench.forecast",
+    "load_demo": "workbench.demo",
 }
 
 __all__ = ["WorkbenchError", "__version__", *_LAZY]

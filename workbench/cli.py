@@ -169,7 +169,8 @@ def cmd_demo(args) -> int:
     from workbench.demo import load_demo
 
     cfg = _config(args)
-    n = load_demo(cfg.home, progress=True)
+    n = load_demo(cfg.home, progress=True, now=args.now, align=args.align, replace=args.replace,
+                  compact=not args.no_compact)
     print(f"loaded {n:,} demo samples into {Path(cfg.home).resolve()}")
     return 0
 
@@ -220,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.set_defaults(fn=cmd_compact)
 
     d = sub.add_parser("demo", help="load the shipped demo data set into the home")
+    d.add_argument("--now", help="where the history ends (UTC, e.g. 2026-03-04T05:00; default: now)")
+    d.add_argument("--align", choices=("end", "week"), default="end",
+                   help="end: every host ends at --now; week: shift by whole weeks, keeping weekday and time of day")
+    d.add_argument("--replace", action="store_true", help="replace demo hosts already in the home")
+    d.add_argument("--no-compact", action="store_true", help="skip compaction (faster; more files to read)")
     d.set_defaults(fn=cmd_demo)
     return p
 
