@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(BSTAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check workbench tests benchmarks
