@@ -3,6 +3,8 @@ dashboard queries, beside the same queries on a plain DuckDB table holding
 the same rows, measured in the same run.
 
     python benchmarks/store.py [--days 7] [--metrics 20] [--out DIR]
+    python benchmarks/store.py --recording HOME   # bytes/sample of a real agent recording
+
 
 The data: ``--metrics`` series at 1 s for ``--days`` days ending now, shaped
 like what the agent records (utilisation fractions at psutil's precision,
@@ -13,6 +15,7 @@ and compression are exercised as in real use.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -23,8 +26,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from workbench.store import CompactionPolicy, Compactor, Store
+from workbench.store._manifest import load_manifest
 from workbench.store._segment import SAMPLE_SCHEMA, TS
 
 
@@ -77,6 +82,57 @@ def build(store: Store, days: int, n_metrics: int, chunk: int = 3600) -> tuple[i
     return total, spent, metrics
 
 
+def sealed_raw_files(store: Store, hosts: list[str] | None = None) -> list[Path]:
+    """The compacted raw files readers use: hour and day files live in the manifests.
+
+    Retired files wait out the readers' grace period on disk; counting them
+    (as a glob would) counts a sealed hour twice, in its hour and day file.
+    """
+    out = []
+    for host in hosts or store.hosts():
+        m = load_manifest(store.layout.manifest(host), host)
+        out += [store.layout.host_dir(host) / f.name for f in m.tier("raw") if f.level in ("hour", "day")]
+    return out
+
+
+def bytes_breakdown(paths: list[Path]) -> str:
+    """Bytes per sample in ``paths``, split by column (compressed, from the Parquet footers)."""
+    rows, total, cols = 0, 0, {}
+    for p in paths:
+        md = pq.read_metadata(p)
+        rows += md.num_rows
+        total += os.path.getsize(p)
+        for rg in range(md.num_row_groups):
+            for c in range(md.num_columns):
+                col = md.row_group(rg).column(c)
+                cols[col.path_in_schema] = cols.get(col.path_in_schema, 0) + col.total_compressed_size
+    if not rows:
+        return "no sealed raw files"
+    parts = [f"{k} {v / rows:.2f}" for k, v in cols.items()]
+    parts.append(f"footers {(total - sum(cols.values())) / rows:.2f}")
+    return f"{total / rows:.2f} bytes/sample over {rows:,} samples in {len(paths)} files ({', '.join(parts)})"
+
+
+def measure_recording(src: Path) -> None:
+    """Seal a copy of a real recording (clock two days past its end) and report bytes per sample."""
+    home = Path(tempfile.mkdtemp(prefix="wb-rec-"))
+    try:
+        shutil.copytree(src, home, dirs_exist_ok=True)
+        store = Store(home)
+        end = store.sql("select max(ts) t from samples")["t"][0]
+        clock = int((end + pd.Timedelta("2D")).value // 1000)
+        for host in store.hosts():
+            comp = Compactor(store.layout, host, CompactionPolicy(), clock=lambda: clock)
+            comp.run_once()
+            comp.close()
+        series = store.sql("select host, count(distinct (metric, labels)) n from samples group by 1").set_index("host")
+        for host in store.hosts():
+            n = series.n.get(host, 0)
+            print(f"{host} ({n} series): {bytes_breakdown(sealed_raw_files(store, [host]))}")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def median_ms(fn, repeat: int = 20) -> float:
     fn()  # warm: first call pays imports and OS cache
     times = []
@@ -92,7 +148,11 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--metrics", type=int, default=20)
     ap.add_argument("--out", default=None, help="keep the home here instead of a temporary dir")
+    ap.add_argument("--recording", default=None, help="only measure bytes/sample of this home's recording")
     args = ap.parse_args()
+    if args.recording:
+        measure_recording(Path(args.recording))
+        return
     home = Path(args.out or tempfile.mkdtemp(prefix="wb-bench-"))
     store = Store(home, host="bench-host")
     total, spent, metrics = build(store, args.days, args.metrics)
@@ -103,9 +163,7 @@ def main() -> None:
     comp.close()
     dt = time.perf_counter() - t0
     print(f"compaction: {dt:.1f} s ({total / dt:,.0f} samples/s) sealed {rep.sealed_hours} hours, {rep.sealed_days} days")
-    raw_bytes = sum(p.stat().st_size for p in (home / "hosts" / "bench-host" / "raw").glob("[hd]-*.parquet"))
-    raw_rows = store.sql("select count(*) n from samples").n[0]
-    print(f"storage: {raw_bytes / raw_rows:.2f} bytes/sample in compacted raw files ({raw_bytes / 2**20:.0f} MiB)")
+    print("storage:", bytes_breakdown(sealed_raw_files(store)))
 
     # Peer: the same rows in a plain DuckDB table.
     peer_path = home / "peer.duckdb"

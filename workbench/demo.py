@@ -146,8 +146,8 @@ def load_demo(
     weeks only, see the module docstring). ``replace=True`` deletes demo hosts
     already in the home instead of refusing. ``compact=False`` skips the
     compaction: the data is then one file per host, which every view and
-    query reads as well (rollups are computed on the fly), in a few seconds
-    instead of the minute or more that compaction takes.
+    query reads as well (rollups are computed on the fly, so dashboards
+    over the whole history are slower); compaction adds some ten seconds.
     """
     from workbench.store import CompactionPolicy, Store
 
@@ -202,11 +202,13 @@ def load_demo(
             table = "demo_anomalies" if h != WORKSTATION else "demo_phases"
             hs.append_records(table, _windows(rec, zero))
         to_compact.append(hs)
-    # Compaction writes a few files per hour of history (~1,000 per two-week
-    # host), mostly waiting on fsync: hosts are independent (one lock each),
-    # so a few threads overlap those waits. A second cycle, with the clock
-    # past the readers' grace period, deletes the inputs the first one retired
-    # (readers holding an older snapshot retry, as with any compaction).
+    # Compaction seals each closed day of history straight from the loaded
+    # file into a raw day file and its 1 min and 1 h rollups (three files per
+    # day, not per hour). Hosts are independent (one lock each) and DuckDB
+    # releases the GIL, so one thread per core overlaps them. A second cycle,
+    # with the clock past the readers' grace period, deletes the inputs the
+    # first one retired (readers holding an older snapshot retry, as with any
+    # compaction).
     grace_us = int((CompactionPolicy().grace_s + 1) * 1e6)
 
     def settle(hs) -> None:
@@ -214,7 +216,7 @@ def load_demo(
         hs.compact(clock=lambda: clock_us + grace_us)
 
     if compact:
-        with ThreadPoolExecutor(max_workers=4) as pool:
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
             list(_progress(pool.map(settle, to_compact), progress, len(to_compact), "compacting"))
     return total
 

@@ -34,14 +34,15 @@ def shipped() -> dict:
 
 @pytest.fixture(scope="session")
 def loaded(tmp_path_factory) -> dict:
-    """The whole demo in one home, without compaction (which the small copy tests).
+    """The whole demo in one home, compacted as ``workbench demo`` leaves it.
 
-    Compacting two weeks costs the store ~1,000 file writes per host, over a
-    minute here; the uncompacted home answers every view the same way.
+    Compaction seals each closed day in one pass (about ten seconds for the
+    whole set here), so the tests read the files users get: day files,
+    rollups, and raw samples past retention expired.
     """
     home = tmp_path_factory.mktemp("demo-home")
     before = pd.Timestamp.now("UTC")
-    n = load_demo(home, compact=False)
+    n = load_demo(home)
     return {"home": home, "samples": n, "before": before, "after": pd.Timestamp.now("UTC")}
 
 
@@ -49,8 +50,8 @@ def loaded(tmp_path_factory) -> dict:
 def small_demo(tmp_path_factory, shipped) -> Path:
     """A copy of data/demo with the workstation and the last two days of SMALL_HOSTS.
 
-    Loading cost is the store's compaction, a few files per hour of history
-    per host, so the copy keeps few host-hours.
+    Loading it (compacted or not) takes a few seconds, which keeps the CLI
+    and reload tests fast.
     """
     out = tmp_path_factory.mktemp("small-demo")
     shutil.copy(demo_dir() / "workstation.parquet", out / "workstation.parquet")

@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import numpy as np
@@ -185,3 +186,71 @@ def test_corrupt_segments_are_quarantined_and_the_rest_stays_queryable(store):
     rep = _compact(store, T0 + pd.Timedelta("4h"))
     assert rep.quarantined
     assert store.sql("select count(*) n from samples").n[0] == 100
+
+
+def test_a_backlog_of_closed_days_is_sealed_straight_into_day_files(store):
+    # Two closed days and three closed hours of today, written as one L0 file
+    # (as a bulk load or an agent back from an outage would leave them).
+    n = 2 * 86400 // 10 + 3 * 360
+    df = _frame(n, step="10s", value=np.arange(n) * 0.1)
+    store.append(df)
+    rep = _compact(store, T0 + pd.Timedelta("2D3h5min"))
+    assert rep.sealed_days == 2 and rep.sealed_hours == 51 and rep.absorbed == 1
+    m = json.loads((store.home / "hosts" / "h1" / "manifest.json").read_text())
+    levels = sorted((f["tier"], f["level"]) for f in m["files"])
+    # one raw, 1 min and 1 h file per day, the same per closed hour of today: no chunks
+    assert levels == sorted([(t, "day") for t in ("raw", "1m", "1h") for _ in range(2)]
+                            + [(t, "hour") for t in ("raw", "1m", "1h") for _ in range(3)])
+    got = store.sql("select count(*) n, sum(value) s from samples")
+    assert got.n[0] == n and got.s[0] == pytest.approx(df.value.sum())
+    assert store.sql("select sum(count) n from samples_1h").n[0] == n
+    hourly = store.query("system.cpu.utilization", step="1h", agg="max")
+    exp = df.groupby(df.ts.dt.floor("1h"))["value"].max()
+    np.testing.assert_array_equal(hourly.value.to_numpy(), exp.to_numpy())
+    # values round-trip bit for bit through the sealed files
+    raw = store.query("system.cpu.utilization")
+    np.testing.assert_array_equal(raw.value.to_numpy(), df.value.to_numpy())
+
+
+def test_a_seal_that_fails_midway_leaves_every_sample_readable_exactly_once(store):
+    n = 3 * 86400 // 10
+    df = _frame(n, step="10s")
+    store.append(df)
+    host_dir = store.home / "hosts" / "h1"
+    # A real failure part way through: the raw and 1 min files of the first
+    # day get written, then the 1 h tier cannot be (its directory is a
+    # dangling link, as after an unmounted volume; even root cannot write).
+    (host_dir / "1h").symlink_to(store.home / "unmounted")
+    with pytest.raises(OSError):
+        _compact(store, T0 + pd.Timedelta("4D"))
+    assert list((host_dir / "raw").glob("d-*.parquet")), "the seal did not get midway"
+    assert not (host_dir / "manifest.json").exists()
+    got = store.sql("select count(*) n, count(distinct ts) d from samples")
+    assert got.n[0] == n and got.d[0] == n
+    assert store.sql("select sum(count) n from samples_1h").n[0] == n
+    # Once the cause is gone, the next cycle seals everything, and the files
+    # the failed cycle left behind are removed as orphans.
+    (host_dir / "1h").unlink()
+    rep = _compact(store, T0 + pd.Timedelta("4D"))
+    assert rep.sealed_days == 3
+    got = store.sql("select count(*) n, count(distinct ts) d from samples")
+    assert got.n[0] == n and got.d[0] == n
+    assert store.sql("select sum(count) n from samples_1m").n[0] == n
+    _compact(store, T0 + pd.Timedelta("4D"), grace_s=0)
+    live = json.loads((host_dir / "manifest.json").read_text())["files"]
+    on_disk = {f"{p.parent.name}/{p.name}" for p in host_dir.glob("*/*.parquet") if p.parent.name != "incoming"}
+    assert on_disk == {f["name"] for f in live}
+
+
+def test_chunks_of_an_open_hour_merge_and_then_seal_once_closed(store):
+    for i in range(4):  # four flushes, each compacted while the hour is open
+        store.append(_frame(60, start=T0 + pd.Timedelta(minutes=10 * i), value=np.full(60, float(i))))
+        _compact(store, T0 + pd.Timedelta("50min"), fanout=2)
+    m = json.loads((store.home / "hosts" / "h1" / "manifest.json").read_text())
+    assert sorted(f["level"] for f in m["files"]) == ["c2"]  # c0+c0 -> c1, c1+c1 -> c2
+    assert store.sql("select count(*) n, sum(value) s from samples").iloc[0].tolist() == [240, 60.0 * 6]
+    rep = _compact(store, T0 + pd.Timedelta("63min"), fanout=2)
+    assert rep.sealed_hours == 1 and rep.sealed_days == 0
+    m = json.loads((store.home / "hosts" / "h1" / "manifest.json").read_text())
+    assert sorted((f["tier"], f["level"]) for f in m["files"]) == [("1h", "hour"), ("1m", "hour"), ("raw", "hour")]
+    assert store.sql("select sum(count) n from samples_1m").n[0] == 240

@@ -8,12 +8,23 @@ inputs of a merge or its output, never both and never neither.
 Life of a sample::
 
     incoming/ (L0, one file per flush)
-      -> raw chunk "c0" (absorbed every cycle; size-tiered merges c0 -> c1 -> ...)
-      -> raw hour file once the hour is closed (+ seal_delay); its 1 min and
-         1 h partial rollups are written in the same manifest update
+      -> raw chunk "c0" while its hour is open (absorbed every cycle;
+         size-tiered merges c0 -> c1 -> ...)
+      -> raw hour file once the hour is closed (+ seal_delay), with its 1 min
+         and 1 h partial rollups, in the same manifest update
       -> raw day file once the day is closed; rollup partials merge into day
          (1m) and month (1h) files
       -> dropped when older than the tier's retention
+
+Sealing works on *units*: a closed day, or a closed hour of a day still
+open. A unit's inputs are whatever the manifest and ``incoming/`` hold for
+its period (L0 rows, chunks, older hour or day files, older partials); its
+outputs are one raw file and one partial file per rollup tier, each written
+by one sorted DuckDB query streamed to disk. A backlog (an agent that was
+down, a bulk load such as the demo) therefore goes from L0 straight into day
+files -- three files per day instead of a chunk, an hour file and two
+rollups per hour and then a rewrite into the day -- and every unit of a
+cycle becomes visible in the cycle's single manifest replacement.
 """
 
 from __future__ import annotations
@@ -35,14 +46,17 @@ from workbench.store._layout import Layout, parse_l0_name
 from workbench.store._manifest import FileEntry, Manifest, load_manifest, save_manifest
 from workbench.store._quarantine import quarantine_file
 from workbench.store._segment import (
-    _ROLLUP_WRITE,
-    _SAMPLE_WRITE,
     ROLLUP_SCHEMA,
+    ROLLUP_WRITE,
+    ROW_GROUP_ROWS,
     SAMPLE_SCHEMA,
+    SAMPLE_WRITE,
+    SEALED_ZSTD_LEVEL,
+    fsync_dir,
     read_table,
     sort_samples,
-    write_rollup,
     write_samples,
+    write_stream,
 )
 from workbench.store._timeutil import now_us
 
@@ -119,7 +133,12 @@ class Compactor:
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            con = duckdb.connect(config={"threads": 1, "memory_limit": "512MB"})
+            # A sealed day is sorted by one query; past the memory limit DuckDB
+            # spills to a dot-directory of the host (readers ignore dot-names).
+            spill = self.layout.host_dir(self.host) / ".compact-spill"
+            con = duckdb.connect(
+                config={"threads": 1, "memory_limit": "512MB", "temp_directory": str(spill)}
+            )
             con.execute("SET TimeZone='UTC'")
             self._con = con
         return self._con
@@ -154,10 +173,12 @@ class Compactor:
         m = load_manifest(self.layout.manifest(self.host), self.host)
         now = self.clock()
         self._gc(m, now, report)
-        self._absorb(m, now, report)
-        self._merge_chunks(m, now, report)
-        self._seal_hours(m, now, report)
-        self._seal_days(m, now, report)
+        delay = int(self.policy.seal_delay_s * US)
+        open_from = _hour(now - delay - HOUR) + HOUR  # hours before this are closed
+        days_end = _day(now - delay - DAY) + DAY  # days before this are closed
+        l0_hours = self._absorb(m, now, open_from, report)
+        self._merge_chunks(m, now, open_from, report)
+        self._seal(m, now, l0_hours, open_from, days_end, report)
         self._seal_months(m, now, report)
         self._expire(m, now, report)
         if report.changed() or report.deleted:
@@ -166,22 +187,28 @@ class Compactor:
         return report
 
     # -- steps --------------------------------------------------------------
-    def _absorb(self, m: Manifest, now: int, report: CompactionReport) -> None:
+    def _absorb(self, m: Manifest, now: int, open_from: int, report: CompactionReport) -> dict[str, set[int]]:
+        """Absorb every L0 file: rows of open hours become chunks, the rest is sealed by :meth:`_seal`.
+
+        Each file is decoded in full (which is what validates it; a bad one
+        is quarantined) but only its open-hour rows are kept. Returns, per
+        absorbed L0 path, the closed hours it has rows in; :meth:`_seal`
+        reads those rows straight from the file, and the file counts as
+        absorbed in the same manifest update that publishes the sealed units.
+        """
         inc = self.layout.incoming(self.host)
         try:
             names = sorted(os.listdir(inc))
         except FileNotFoundError:
-            return
-        tables, taken, rows = [], [], 0
+            return {}
+        closed: dict[str, set[int]] = {}
+        tables, rows = [], 0
 
         def emit() -> None:
-            nonlocal tables, taken, rows
+            nonlocal tables, rows
             if tables:
                 self._add_chunks(m, sort_samples(pa.concat_tables(tables)), gen=0)
-            for n in taken:
-                m.absorbed[n] = now
-            report.absorbed += len(taken)
-            tables, taken, rows = [], [], 0
+            tables, rows = [], 0
 
         for name in names:
             if name.startswith(".") or name in m.absorbed or parse_l0_name(name) is None:
@@ -193,12 +220,21 @@ class Compactor:
             except Exception as exc:  # noqa: BLE001 - any decode failure means a bad file
                 self._quarantine(m, f"incoming/{name}", f"{type(exc).__name__}: {exc}", report)
                 continue
-            tables.append(t)
-            taken.append(name)
-            rows += t.num_rows
+            ts = t.column("ts").cast(pa.int64()).to_numpy()
+            is_open = ts >= open_from
+            if not is_open.all():
+                old = ts[~is_open]
+                closed[str(inc / name)] = {int(h) for h in np.unique(old - old % HOUR)}
+            if is_open.any():
+                part = t if is_open.all() else t.filter(pa.array(is_open))
+                tables.append(part)
+                rows += part.num_rows
+            m.absorbed[name] = now
+            report.absorbed += 1
             if rows >= 4 * self.policy.batch_rows:  # bound memory after a long outage
                 emit()
         emit()
+        return closed
 
     def _add_chunks(self, m: Manifest, table: pa.Table, gen: int) -> None:
         """Write ``table`` as one chunk per hour bucket it touches."""
@@ -219,12 +255,13 @@ class Compactor:
             size = write_samples(part, self._path(name))
             m.files.append(FileEntry(name, "raw", f"c{gen}", tmin, tmax, part.num_rows, size, bucket=h))
 
-    def _merge_chunks(self, m: Manifest, now: int, report: CompactionReport) -> None:
+    def _merge_chunks(self, m: Manifest, now: int, open_from: int, report: CompactionReport) -> None:
+        """Size-tiered merges of the chunks of open hours (closed ones are about to be sealed whole)."""
         fan = self.policy.fanout
         while True:
             groups: dict[tuple[int, str], list[FileEntry]] = {}
             for f in m.tier("raw"):
-                if f.level.startswith("c"):
+                if f.level.startswith("c") and f.bucket >= open_from:
                     groups.setdefault((f.bucket, f.level), []).append(f)
             todo = [(k, v) for k, v in groups.items() if len(v) >= fan]
             if not todo:
@@ -248,41 +285,92 @@ class Compactor:
                 self._quarantine(m, e.name, f"{type(exc).__name__}: {exc}", report)
         return out
 
-    def _seal_hours(self, m: Manifest, now: int, report: CompactionReport) -> None:
-        delay = int(self.policy.seal_delay_s * US)
-        buckets = sorted({f.bucket for f in m.tier("raw") if f.level.startswith("c")})
-        for h in buckets:
-            if h + HOUR + delay > now:
-                continue
-            chunks = [f for f in m.tier("raw") if f.level.startswith("c") and f.bucket == h]
-            olds = [f for f in m.tier("raw") if f.level == "hour" and f.bucket == h]
-            chunk_paths = [str(self._path(f.name)) for f in chunks if self._readable(m, f, report)]
-            if chunk_paths:
-                for tier, interval in (("1m", "1 minute"), ("1h", "1 hour")):
-                    part = self._partials(chunk_paths, interval)
-                    if part.num_rows:
-                        self._add_rollup(m, tier, "hour", part, h)
-            inputs = [f for f in olds if self._readable(m, f, report)]
-            paths = chunk_paths + [str(self._path(f.name)) for f in inputs]
-            if paths:
-                self._merge_to(m, paths, "raw", "hour", h, rolled=True)
-            self._retire(m, chunks + inputs, now)
-            report.sealed_hours += 1
+    def _seal(self, m: Manifest, now: int, l0_hours: dict[str, set[int]], open_from: int, days_end: int,
+              report: CompactionReport) -> None:
+        """Seal every closed period that has new input: closed days whole, closed hours of open days."""
 
-    def _seal_days(self, m: Manifest, now: int, report: CompactionReport) -> None:
-        delay = int(self.policy.seal_delay_s * US)
-        for tier, src, dst in (("raw", "hour", "day"), ("1m", "hour", "day"), ("1h", "hour", "day")):
-            days = sorted({_day(f.bucket) for f in m.tier(tier) if f.level == src})
-            for d in days:
-                if d + DAY + delay > now:
+        def unit_of(bucket: int) -> tuple[str, int]:
+            return ("day", _day(bucket)) if bucket < days_end else ("hour", _hour(bucket))
+
+        units: dict[tuple[str, int], set[int]] = {}  # unit -> hours with samples not yet rolled up
+        for f in m.files:
+            if f.tier == "raw" and f.level.startswith("c") and f.bucket < open_from:
+                units.setdefault(unit_of(f.bucket), set()).add(f.bucket)
+            elif f.level == "hour" and f.bucket < days_end:  # hour files (any tier) of a closed day
+                units.setdefault(unit_of(f.bucket), set())
+        for hours in l0_hours.values():
+            for h in hours:
+                units.setdefault(unit_of(h), set()).add(h)
+        for level, start in sorted(units, key=lambda u: (u[1], u[0])):
+            end = start + (DAY if level == "day" else HOUR)
+            l0 = [p for p, hours in l0_hours.items() if any(start <= h < end for h in hours)]
+            self._seal_unit(m, now, level, start, end, l0, report)
+            report.sealed_hours += len(units[(level, start)])
+            report.sealed_days += level == "day"
+
+    def _seal_unit(self, m: Manifest, now: int, level: str, start: int, end: int, l0: list[str],
+                   report: CompactionReport) -> None:
+        """Rewrite one closed hour or day as one raw file and one partial file per rollup tier."""
+        in_unit = [f for f in m.files if start <= f.bucket < end and (f.tier == "raw" or f.level in ("hour", "day"))]
+        inputs = [f for f in in_unit if self._readable(m, f, report)]
+        raw = [f for f in inputs if f.tier == "raw"]
+        unrolled = [str(self._path(f.name)) for f in raw if not f.rolled] + l0
+        bounds = [_us_datetime(start), _us_datetime(end)]
+        if raw or l0:
+            paths = [str(self._path(f.name)) for f in raw] + l0
+            if self._kept("raw", end, now):
+                sql = (
+                    "SELECT ts, host, metric, labels, value FROM read_parquet(?) "
+                    "WHERE ts >= ? AND ts < ? ORDER BY host, metric, labels, ts"
+                )
+                self._write(m, sql, [paths, *bounds], "raw", level, start, rolled=True)
+        minute_file = None
+        for tier, interval in (("1m", "1 minute"), ("1h", "1 hour")):
+            older = [str(self._path(f.name)) for f in inputs if f.tier == tier]
+            if tier == "1h" and minute_file is not None and not older:
+                # Partials merge exactly, so the hour tier is the minute tier
+                # regrouped: read the fresh 1 min file, 60x smaller than raw.
+                sql = _COMBINE.format(parts=_regroup("1 hour"))
+                params = [[minute_file]]
+            else:
+                parts, params = [], []
+                if older:
+                    parts.append(_OLDER)
+                    params.append(older)
+                if unrolled:
+                    parts.append(_bucketed(interval))
+                    params += [unrolled, *bounds]
+                if not parts:
                     continue
-                ins = [f for f in m.tier(tier) if f.level in (src, dst) and _day(f.bucket) == d]
-                ins = [f for f in ins if self._readable(m, f, report)]
-                paths = [str(self._path(f.name)) for f in ins]
-                if paths:
-                    self._merge_to(m, paths, tier, dst, d, rolled=True)
-                self._retire(m, ins, now)
-                report.sealed_days += tier == "raw"
+                sql = _COMBINE.format(parts=" UNION ALL ".join(parts))
+            if self._kept(tier, end, now):
+                entry = self._write(m, sql, params, tier, level, start, rolled=True)
+                if tier == "1m" and entry is not None:
+                    minute_file = str(self._path(entry.name))
+        self._retire(m, in_unit, now)
+
+    def _kept(self, tier: str, end: int, now: int) -> bool:
+        """False when everything a unit would write to ``tier`` is already past retention."""
+        keep = self.policy.retention_s.get(tier)
+        return keep is None or end - 1 >= now - int(keep * US)
+
+    def _write(self, m: Manifest, sql: str, params: list, tier: str, level: str, bucket: int, *,
+               rolled: bool) -> FileEntry | None:
+        """Stream a sorted query result into a new file of ``tier`` and list it in ``m``."""
+        schema, opts = (SAMPLE_SCHEMA, SAMPLE_WRITE) if tier == "raw" else (ROLLUP_SCHEMA, ROLLUP_WRITE)
+        opts = {**opts, "compression_level": SEALED_ZSTD_LEVEL}
+        reader = self.con.sql(sql, params=params).to_arrow_reader(ROW_GROUP_ROWS)
+        done = write_stream(reader, self.layout.tier_dir(self.host, tier), schema, opts)
+        if done is None:
+            return None
+        tmp, rows, tmin, tmax = done
+        name = self._new_name(tier, level[0], tmin, tmax)
+        os.replace(tmp, self._path(name))
+        fsync_dir(tmp.parent)
+        entry = FileEntry(name, tier, level, tmin, tmax, rows, self._path(name).stat().st_size, bucket=bucket,
+                          rolled=rolled)
+        m.files.append(entry)
+        return entry
 
     def _seal_months(self, m: Manifest, now: int, report: CompactionReport) -> None:
         delay = int(self.policy.seal_delay_s * US)
@@ -294,7 +382,7 @@ class Compactor:
             ins = [f for f in ins if self._readable(m, f, report)]
             paths = [str(self._path(f.name)) for f in ins]
             if paths:
-                self._merge_to(m, paths, "1h", "month", mo, rolled=True)
+                self._write(m, _COMBINE.format(parts=_OLDER), [paths], "1h", "month", mo, rolled=True)
             self._retire(m, ins, now)
             report.sealed_months += 1
 
@@ -363,78 +451,35 @@ class Compactor:
             self._quarantine(m, f.name, f"{type(exc).__name__}: {exc}", report)
             return False
 
-    def _partials(self, paths: list[str], interval: str) -> pa.Table:
-        sql = f"""
-            SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels,
-                   min(value) AS min, max(value) AS max, sum(value) AS sum,
-                   count(*)::BIGINT AS count, arg_max(value, ts) AS last, max(ts) AS last_ts
-            FROM read_parquet(?) GROUP BY ALL ORDER BY host, metric, labels, ts
-        """  # noqa: S608 - interval comes from a fixed tuple above, never from input
-        return self.con.sql(sql, params=[paths]).to_arrow_table().cast(ROLLUP_SCHEMA)
 
-    def _add_rollup(self, m: Manifest, tier: str, level: str, table: pa.Table, bucket: int) -> None:
-        ts = table.column("ts").cast(pa.int64()).to_numpy()
-        tmin, tmax = int(ts.min()), int(ts.max())
-        name = self._new_name(tier, level[0], tmin, tmax)
-        size = write_rollup(table, self._path(name))
-        m.files.append(FileEntry(name, tier, level, tmin, tmax, table.num_rows, size, bucket=bucket, rolled=True))
+def _us_datetime(us: int) -> _dt.datetime:
+    """A bound parameter for a TIMESTAMPTZ comparison, exact to the microsecond."""
+    return _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=us)
 
-    def _merge_to(self, m: Manifest, paths: list[str], tier: str, level: str, bucket: int, *, rolled: bool) -> None:
-        """Merge sorted inputs into one sorted file, a batch of metrics at a time.
 
-        Batching by metric range bounds memory: a day of a busy host does not
-        have to fit in the agent's RAM to be rewritten.
-        """
-        con = self.con
-        counts = con.execute(
-            "SELECT metric, count(*) FROM read_parquet(?) GROUP BY metric ORDER BY metric", [paths]
-        ).fetchall()
-        if not counts:
-            return
-        batches, cur, rows = [], [], 0
-        for metric, n in counts:
-            if cur and rows + n > self.policy.batch_rows:
-                batches.append((cur[0], cur[-1]))
-                cur, rows = [], 0
-            cur.append(metric)
-            rows += n
-        batches.append((cur[0], cur[-1]))
-        schema = SAMPLE_SCHEMA if tier == "raw" else ROLLUP_SCHEMA
-        opts = _SAMPLE_WRITE if tier == "raw" else _ROLLUP_WRITE
-        if tier == "raw":
-            select = "SELECT * FROM read_parquet(?)"
-        else:  # combine partials of the same bucket
-            select = """SELECT ts, host, metric, labels, min(min) AS min, max(max) AS max,
-                        sum(sum) AS sum, sum(count)::BIGINT AS count, arg_max(last, last_ts) AS last,
-                        max(last_ts) AS last_ts FROM read_parquet(?) WHERE metric BETWEEN ? AND ?
-                        GROUP BY ALL"""
-        tmin = tmax = None
-        total = 0
-        tmp = self._path(f"{tier}/.merge-{secrets.token_hex(4)}.tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            writer = pq.ParquetWriter(fh, schema, **opts)
-            for lo, hi in batches:
-                if tier == "raw":
-                    sql = select + " WHERE metric BETWEEN ? AND ? ORDER BY host, metric, labels, ts"
-                else:
-                    sql = f"SELECT * FROM ({select}) ORDER BY host, metric, labels, ts"  # noqa: S608 - fixed SQL fragments; every value is bound
-                part = con.sql(sql, params=[paths, lo, hi]).to_arrow_table().cast(schema)
-                if not part.num_rows:
-                    continue
-                ts = part.column("ts").cast(pa.int64()).to_numpy()
-                tmin = int(ts.min()) if tmin is None else min(tmin, int(ts.min()))
-                tmax = int(ts.max()) if tmax is None else max(tmax, int(ts.max()))
-                total += part.num_rows
-                writer.write_table(part, row_group_size=self.policy.batch_rows // 2)
-            writer.close()
-            fh.flush()
-            os.fsync(fh.fileno())
-        if not total:
-            tmp.unlink(missing_ok=True)
-            return
-        name = self._new_name(tier, level[0], tmin, tmax)
-        os.replace(tmp, self._path(name))
-        m.files.append(
-            FileEntry(name, tier, level, tmin, tmax, total, self._path(name).stat().st_size, bucket=bucket, rolled=rolled)
-        )
+# Rollup files hold partial aggregates that merge (see ROLLUP_SCHEMA), so one
+# GROUP BY combines older partials of a period with partials computed from
+# samples not yet rolled up. The SQL is fixed text; every value is bound.
+_OLDER = "SELECT ts, host, metric, labels, min, max, sum, count, last, last_ts FROM read_parquet(?)"
+_COMBINE = """
+    SELECT ts, host, metric, labels, min(min) AS min, max(max) AS max, sum(sum) AS sum,
+           sum(count)::BIGINT AS count, arg_max(last, last_ts) AS last, max(last_ts) AS last_ts
+    FROM ({parts}) GROUP BY ts, host, metric, labels ORDER BY host, metric, labels, ts
+"""
+
+
+def _bucketed(interval: str) -> str:
+    assert interval in ("1 minute", "1 hour")  # noqa: S101 - our constants, never input
+    return (
+        f"SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels, min(value) AS min, "  # noqa: S608 - constant interval
+        "max(value) AS max, sum(value) AS sum, count(*)::BIGINT AS count, arg_max(value, ts) AS last, "
+        "max(ts) AS last_ts FROM read_parquet(?) WHERE ts >= ? AND ts < ? GROUP BY ALL"
+    )
+
+
+def _regroup(interval: str) -> str:
+    assert interval in ("1 minute", "1 hour")  # noqa: S101 - our constants, never input
+    return (
+        f"SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels, min, max, sum, count, "  # noqa: S608 - constant interval
+        "last, last_ts FROM read_parquet(?)"
+    )

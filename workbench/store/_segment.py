@@ -20,6 +20,11 @@ __all__ = [
     "write_atomic",
     "write_samples",
     "write_rollup",
+    "write_stream",
+    "SAMPLE_WRITE",
+    "ROLLUP_WRITE",
+    "ROW_GROUP_ROWS",
+    "SEALED_ZSTD_LEVEL",
     "read_table",
     "sort_samples",
     "fsync_dir",
@@ -57,22 +62,40 @@ ROLLUP_SCHEMA = pa.schema(
 )
 
 # Sorted by series then time, timestamps delta-encoded: a regular 1 s series
-# costs about one byte per timestamp, and a one-metric query touches only
-# the row groups of that metric (DuckDB prunes on their min/max statistics).
-_SAMPLE_WRITE = dict(
+# costs almost nothing per timestamp (a jittered one, as the agent records,
+# 1-2 bytes), and a one-metric query touches only the row groups of that
+# metric (DuckDB prunes on their min/max statistics).
+#
+# Values are PLAIN + zstd, not dictionary-encoded. Measured per column on the
+# benchmark's synthetic week and on a real agent recording (see
+# docs/benchmarks/store.md), a dictionary only wins for low-cardinality
+# series and costs more on everything else, because a row group mixes series
+# and pyarrow picks one encoding per column chunk: PLAIN was 2.25 vs 2.44
+# bytes/value (synthetic) and 2.02 vs 2.65 (agent). BYTE_STREAM_SPLIT helps
+# integral byte counts but costs 5x on psutil fractions (2.97 overall).
+# Every encoding here is lossless: values round-trip bit for bit.
+#
+# zstd level 3 for what writers and chunk merges write on the agent's hot
+# path; SEALED_ZSTD_LEVEL for sealed hour/day files and their rollups, which
+# are written once and kept for days: level 6 took a real 20-minute agent
+# recording from 4.09 to 3.91 bytes/sample at about the same write speed
+# (levels 9-19 gained 0.1-0.3 more for 2-15x the time).
+SAMPLE_WRITE = dict(
     compression="zstd",
     compression_level=3,
-    use_dictionary=["host", "metric", "labels", "value"],
+    use_dictionary=["host", "metric", "labels"],
     column_encoding={"ts": "DELTA_BINARY_PACKED"},
     write_statistics=True,
 )
-_ROLLUP_WRITE = dict(
+ROLLUP_WRITE = dict(
     compression="zstd",
     compression_level=3,
     use_dictionary=["host", "metric", "labels"],
     column_encoding={"ts": "DELTA_BINARY_PACKED", "last_ts": "DELTA_BINARY_PACKED"},
     write_statistics=True,
 )
+SEALED_ZSTD_LEVEL = 6
+ROW_GROUP_ROWS = 128 * 1024
 
 
 def fsync_dir(path: Path) -> None:
@@ -109,12 +132,68 @@ def sort_samples(table: pa.Table) -> pa.Table:
     return table.sort_by([("host", "ascending"), ("metric", "ascending"), ("labels", "ascending"), ("ts", "ascending")])
 
 
-def write_samples(table: pa.Table, path: Path, *, row_group_size: int = 128 * 1024) -> int:
-    return write_atomic(table, path, row_group_size=row_group_size, **_SAMPLE_WRITE)
+def write_samples(table: pa.Table, path: Path, *, row_group_size: int = ROW_GROUP_ROWS) -> int:
+    return write_atomic(table, path, row_group_size=row_group_size, **SAMPLE_WRITE)
 
 
 def write_rollup(table: pa.Table, path: Path) -> int:
-    return write_atomic(table, path, row_group_size=128 * 1024, **_ROLLUP_WRITE)
+    return write_atomic(table, path, row_group_size=ROW_GROUP_ROWS, **ROLLUP_WRITE)
+
+
+def write_stream(batches, directory: Path, schema: pa.Schema, options: dict) -> tuple[Path, int, int, int] | None:
+    """Write record batches (already sorted) to a fsynced temporary file in ``directory``.
+
+    Returns ``(tmp_path, rows, tmin, tmax)`` with ``tmin``/``tmax`` the
+    microsecond range of ``ts``, or None (and no file) when there were no
+    rows. The caller renames the file to its final name once it knows it:
+    the name carries the time range, which is only known at the end.
+    Streaming keeps memory at one batch however large the output.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".stream-{os.getpid()}-{os.urandom(4).hex()}.tmp"
+    rows, tmin, tmax = 0, None, None
+    pending: list[pa.Table] = []
+    held = 0
+    try:
+        with open(tmp, "wb") as fh:
+            writer = pq.ParquetWriter(fh, schema, **options)
+            try:
+
+                def flush(final: bool = False) -> None:
+                    # Whole row groups: DuckDB hands out small batches.
+                    nonlocal pending, held
+                    if not pending:
+                        return
+                    table = pa.concat_tables(pending)
+                    cut = table.num_rows if final else table.num_rows - table.num_rows % ROW_GROUP_ROWS
+                    writer.write_table(table.slice(0, cut), row_group_size=ROW_GROUP_ROWS)
+                    rest = table.slice(cut)
+                    pending, held = [rest], rest.num_rows
+
+                for batch in batches:
+                    if not batch.num_rows:
+                        continue
+                    ts = batch.column(0).cast(pa.int64()).to_numpy()
+                    lo, hi = int(ts.min()), int(ts.max())
+                    tmin = lo if tmin is None else min(tmin, lo)
+                    tmax = hi if tmax is None else max(tmax, hi)
+                    rows += batch.num_rows
+                    pending.append(pa.Table.from_batches([batch]).cast(schema))
+                    held += batch.num_rows
+                    if held >= ROW_GROUP_ROWS:
+                        flush()
+                flush(final=True)
+            finally:
+                writer.close()
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if not rows:
+        tmp.unlink(missing_ok=True)
+        return None
+    return tmp, rows, tmin, tmax
 
 
 def read_table(path: Path, schema: pa.Schema) -> pa.Table:
