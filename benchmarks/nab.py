@@ -13,6 +13,8 @@ last line is ``standard=... reward_low_FP_rate=... reward_low_FN_rate=...``.
 
 ``python benchmarks/nab.py all`` runs every registered detector over the
 shared reference data and prints our figures beside the published ones.
+``python benchmarks/nab.py sensitivity`` reruns the default detector with one
+parameter changed at a time, to show how sharp the chosen parameter set is.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ PUBLISHED_30 = {
     "KNN CAD": (53.7, 41.5, 60.0),
     "Windowed Gaussian": (22.0, 4.9, 29.8),
 }
-UNIVARIATE = ["default", "mad", "residual"]
+UNIVARIATE = ["default", "surprise", "mad", "residual"]
 
 
 def _files(data: Path) -> list[Path]:
@@ -50,13 +52,13 @@ def _files(data: Path) -> list[Path]:
     return files
 
 
-def detect(data: Path, detector: str, out: Path) -> float:
-    """Run ``detector`` over every file; return the seconds spent detecting."""
+def detect(data: Path, detector: str, out: Path, **params) -> float:
+    """Run ``detector`` (built with ``params``) over every file; return the seconds spent detecting."""
     spent = 0.0
     for path in _files(data):
         frame = pd.read_csv(path)
         series = pd.Series(frame["value"].to_numpy(float), index=pd.to_datetime(frame["timestamp"]))
-        det = make_detector(detector)
+        det = make_detector(detector, **params)
         t0 = time.perf_counter()
         scores = score_series(det, series)
         spent += time.perf_counter() - t0
@@ -66,7 +68,7 @@ def detect(data: Path, detector: str, out: Path) -> float:
     return spent
 
 
-def score(data: Path, windows_file: Path, results: Path) -> dict:
+def score(data: Path, windows_file: Path, results: Path, quiet: bool = False) -> dict:
     windows = json.loads(Path(windows_file).read_text())
     files = {}
     for path in _files(data):
@@ -74,6 +76,8 @@ def score(data: Path, windows_file: Path, results: Path) -> dict:
         res = pd.read_csv(results / key)
         files[key] = (pd.to_datetime(res["timestamp"]).to_numpy(), res["anomaly_score"].to_numpy(float))
     out = score_nab(files, windows)
+    if quiet:
+        return out
     for name, s in out.items():
         print(
             f"{name:20s} score={s.normalized:6.2f} threshold={s.threshold:.4f} "
@@ -112,11 +116,40 @@ def run_all(out_root: Path) -> None:
     print("\n== rolling z-score baseline (peer, same run)")
     s = score(data, windows, out_root / "rolling_z")
     rows.append(("rolling z-score (peer)", *(s[p].normalized for p in s), time.perf_counter() - t0))
-    print("\nDetector                      standard  low_FP  low_FN   wall s")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, load average {load}")
+    print("Detector                      standard  low_FP  low_FN   wall s")
     for name, a, b, c, t in rows:
         print(f"{name:28s} {a:8.1f} {b:7.1f} {c:7.1f} {t:8.1f}")
     for name, (a, b, c) in PUBLISHED_30.items():
         print(f"{name + ' (published)':28s} {a:8.1f} {b:7.1f} {c:7.1f}        -")
+
+
+#: one change at a time from the default parameters (``EnsembleDetector``)
+SENSITIVITY = [
+    {},
+    {"rest_period": 0},
+    {"rest_period": 100},
+    {"rest_period": 200},
+    {"rest_level": 0.25},
+    {"rest_level": 0.35},
+    {"suppress": 0},
+    {"memory": 5000},
+    {"slow_stride": 6},
+    {"window": 1000},
+]
+
+
+def run_sensitivity(out_root: Path) -> None:
+    data = SHARED / "nab" / "data"
+    windows = SHARED / "nab" / "labels" / "combined_windows.json"
+    print("default detector, one parameter changed   standard  low_FP  low_FN  detect s")
+    for params in SENSITIVITY:
+        spent = detect(data, "default", out_root / "sensitivity", **params)
+        s = score(data, windows, out_root / "sensitivity", quiet=True)
+        label = ", ".join(f"{k}={v}" for k, v in params.items()) or "(as shipped)"
+        print(f"{label:40s} {s['standard'].normalized:9.1f} {s['reward_low_FP_rate'].normalized:7.1f} "
+              f"{s['reward_low_FN_rate'].normalized:7.1f} {spent:9.1f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,12 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--results", type=Path, required=True)
     a = sub.add_parser("all", help="all detectors on ../shared/data/nab, beside the published")
     a.add_argument("--out", type=Path, default=Path("/tmp/workbench-nab"))
+    v = sub.add_parser("sensitivity", help="the default detector with one parameter changed at a time")
+    v.add_argument("--out", type=Path, default=Path("/tmp/workbench-nab"))
     args = parser.parse_args(argv)
     if args.cmd == "detect":
         spent = detect(args.data, args.detector, args.out)
         print(f"wrote {args.out} ({spent:.1f}s detecting)")
     elif args.cmd == "score":
         score(args.data, args.windows, args.results)
+    elif args.cmd == "sensitivity":
+        run_sensitivity(args.out)
     else:
         run_all(args.out)
     return 0

@@ -10,6 +10,7 @@ import pytest
 
 from workbench.detect import (
     DETECTORS,
+    EnsembleDetector,
     ForecastResidualDetector,
     IsolationForestDetector,
     MADDetector,
@@ -24,6 +25,9 @@ UNIVARIATE = {
     "mad": lambda: MADDetector(window=50, grace_period=10),
     "surprise": lambda: SurpriseDetector(window=60, calibration_window=200, suppress=20, grace_period=40),
     "residual": lambda: ForecastResidualDetector(season="1h", long=200, grace_period=40),
+    "ensemble": lambda: EnsembleDetector(
+        window=60, memory=200, slow_stride=4, calibration_window=200, suppress=20, rest_period=20, grace_period=40
+    ),
 }
 
 
@@ -96,8 +100,9 @@ def test_restore_into_other_params_is_refused():
 
 
 def test_registry():
-    assert isinstance(make_detector("default"), SurpriseDetector)
-    assert set(DETECTORS) >= {"default", "mad", "residual", "iforest"}
+    assert isinstance(make_detector("default"), EnsembleDetector)
+    assert isinstance(make_detector("surprise"), SurpriseDetector)
+    assert set(DETECTORS) >= {"default", "ensemble", "surprise", "mad", "residual", "iforest"}
     with pytest.raises(ConfigError, match="Unknown detector 'nope'"):
         make_detector("nope")
     with pytest.raises(ConfigError, match="Bad parameters"):

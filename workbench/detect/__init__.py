@@ -13,6 +13,8 @@ from workbench.detect._backtest import (
     suggest_threshold,
 )
 from workbench.detect._base import Detector, score_series
+from workbench.detect._delivery import BackgroundRouter
+from workbench.detect._ensemble import EnsembleDetector
 from workbench.detect._errors import CircuitOpenError, NotifyError, RuleError
 from workbench.detect._likelihood import AnomalyLikelihood
 from workbench.detect._manager import RECORD_COLUMNS, Alert, AlertManager, Forecaster
@@ -43,6 +45,7 @@ __all__ = [
     "score_series",
     "MADDetector",
     "SurpriseDetector",
+    "EnsembleDetector",
     "ForecastResidualDetector",
     "IsolationForestDetector",
     "AnomalyLikelihood",
@@ -71,6 +74,7 @@ __all__ = [
     "CircuitBreaker",
     "Route",
     "Router",
+    "BackgroundRouter",
     "BacktestResult",
     "backtest_rule",
     "backtest_detector",

@@ -39,6 +39,12 @@ class Detector:
     #: burst suppression: report a score only if it beats every raw score of
     #: the previous ``suppress`` points (0 = off), so one burst is one alert
     suppress: int = 0
+    #: rest after an alert: once a reported score reaches ``rest_level``, the
+    #: next ``rest_period`` points report 0 (0 = off). One incident then raises
+    #: one alert, as NAB and a person reading alerts both want; the idea is
+    #: CAD OSE's "rest period" (Smirnov, NAB 2016).
+    rest_period: int = 0
+    rest_level: float = 1.0
 
     def update(self, timestamp: Any, value: float) -> float:
         """Score ``value`` at ``timestamp`` using only earlier points, then learn it.
@@ -61,6 +67,12 @@ class Detector:
                 score = 0.0
         if self.n_seen_ <= self.grace_period:
             return 0.0
+        if self.rest_period:
+            if self.resting_ > 0:
+                self.resting_ -= 1
+                return 0.0
+            if score >= self.rest_level:
+                self.resting_ = self.rest_period
         return score
 
     def reset(self) -> Detector:
@@ -112,6 +124,7 @@ class Detector:
     def _init_state(self) -> None:
         self.n_seen_ = 0
         self.recent_: deque[float] = deque(maxlen=max(1, self.suppress))
+        self.resting_ = 0
 
     def _score_learn(self, timestamp: Any, value: float) -> float:  # pragma: no cover
         raise NotImplementedError

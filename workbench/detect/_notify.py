@@ -346,19 +346,29 @@ class Router:
         self.failed: dict[str, int] = dict.fromkeys(self.channels, 0)
 
     def send(self, note: Notification) -> list[str]:
-        """Send ``note``; return the names of channels that delivered it."""
+        """Send ``note`` now, in this thread; return the names of channels that delivered it.
+
+        A slow receiver makes this slow (retries and timeouts included); wrap
+        the router in :class:`~workbench.detect.BackgroundRouter` where the
+        caller must not wait.
+        """
+        return [name for name in self.targets(note) if self.deliver(name, note)]
+
+    def targets(self, note: Notification) -> list[str]:
+        """The channels ``note`` goes to: those of every matching route, each once, in order."""
         targets: list[str] = []
         for route in self.routes:
             if route.wants(note):
                 targets.extend(n for n in route.channels if n not in targets)
-        done = []
-        for name in targets:
-            try:
-                self.channels[name].send(note)
-            except Exception as exc:  # one bad channel must not silence the rest
-                self.failed[name] += 1
-                log.warning("notification %r to channel %s failed: %s", note.rule, name, exc)
-            else:
-                self.sent[name] += 1
-                done.append(name)
-        return done
+        return targets
+
+    def deliver(self, name: str, note: Notification) -> bool:
+        """Send ``note`` to channel ``name``; count and log a failure instead of raising it."""
+        try:
+            self.channels[name].send(note)
+        except Exception as exc:  # one bad channel must not silence the rest
+            self.failed[name] += 1
+            log.warning("notification %r to channel %s failed: %s", note.rule, name, exc)
+            return False
+        self.sent[name] += 1
+        return True

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workbench.detect._base import Detector
+from workbench.detect._ensemble import EnsembleDetector
 from workbench.detect._multivariate import IsolationForestDetector
 from workbench.detect._residual import ForecastResidualDetector
 from workbench.detect._robust import MADDetector, SurpriseDetector
@@ -13,9 +14,11 @@ from workbench.errors import ConfigError
 
 __all__ = ["DETECTORS", "register_detector", "make_detector"]
 
-#: name -> factory; "default" is the one we recommend (best NAB score here)
+#: name -> factory; "default" is the one we recommend (best NAB score here,
+#: see docs/benchmarks/detect.md)
 DETECTORS: dict[str, Callable[..., Detector]] = {
-    "default": SurpriseDetector,
+    "default": EnsembleDetector,
+    "ensemble": EnsembleDetector,
     "surprise": SurpriseDetector,
     "mad": MADDetector,
     "residual": ForecastResidualDetector,

@@ -88,7 +88,8 @@ class MADDetector(Detector):
 
 
 class SurpriseDetector(Detector):
-    """The recommended default: robust surprise, calibrated per series, bursts suppressed.
+    """Robust surprise, calibrated per series, bursts suppressed (the default until
+    :class:`~workbench.detect.EnsembleDetector`; cheaper, ~12 µs per point, 50.9 on NAB vs 68.4).
 
     Three ideas, each there because NAB-style use punishes its absence:
 
