@@ -1,27 +1,42 @@
 """The agent: the long-running loop that records this machine.
 
-One thread collects and flushes; it never does slow work. A second thread
-compacts the store (merging files, rolling up, expiring) so a large merge
-never delays a tick. Every ``flush_interval`` the buffer becomes one atomic
-L0 segment, so a ``kill -9`` loses at most that much; SIGINT/SIGTERM flush
-everything first.
+One thread collects and flushes; it never does slow work. Every
+``flush_interval`` the buffer becomes one atomic L0 segment, so a ``kill -9``
+loses at most that much; SIGINT/SIGTERM flush everything first.
+
+Compaction (merging files, rolling up, expiring) runs every
+``compact_interval`` in a short-lived child process
+(:mod:`workbench._compaction_child`), started and awaited by a second thread
+so a large merge never delays a tick. The child, not the agent, imports
+DuckDB: the agent's hot path needs only psutil and pyarrow's Parquet writer,
+which keeps it near 80 MiB resident instead of ~145 MiB with the query
+engines loaded (docs/benchmarks/agent.md). For the same reason nothing here
+imports pandas.
+
+Alert rules from ``[alerts]`` are evaluated on every sample as it is
+collected (:mod:`workbench.detect._live`, imported only when rules exist).
 
 The agent measures itself: its CPU and memory, each collector's cost and
-error counts, the samples it wrote. Those land in the store as
-``workbench.agent.*`` metrics and in ``agent-status.json`` for
-``workbench status``.
+error counts, the samples it wrote, compaction's duration, failures and
+peak memory. Those land in the store as ``workbench.agent.*`` metrics and in
+``agent-status.json`` for ``workbench status``.
 """
 
 from __future__ import annotations
 
+import array
+import itertools
 import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +47,9 @@ from workbench.catalog import MetricSpec
 from workbench.collect import Collector, registry
 from workbench.config import Config, load_config
 from workbench.errors import ConfigError
-from workbench.store import Compactor, HostLock, Store
+from workbench.store._lock import HostLock
 from workbench.store._segment import SAMPLE_SCHEMA, TS
+from workbench.store._store import Store
 
 __all__ = ["Agent", "AgentSummary", "AGENT_METRICS", "read_status"]
 
@@ -49,7 +65,15 @@ AGENT_METRICS = (
     MetricSpec("workbench.agent.collector.duration", "s", "gauge", "Wall time of the collector's last collect().", "agent"),
     MetricSpec("workbench.agent.flush.duration", "s", "gauge", "Wall time of the last flush to the store.", "agent"),
     MetricSpec("workbench.agent.compaction.duration", "s", "gauge", "Wall time of the last compaction cycle.", "agent"),
+    MetricSpec("workbench.agent.compaction.rss", "By", "gauge", "Peak resident memory of the last compaction child process.", "agent"),
+    MetricSpec("workbench.agent.compaction.failures", "{failure}", "counter", "Compaction cycles that failed since the agent started.", "agent"),
+    MetricSpec("workbench.agent.alerts.firing", "{alert}", "gauge", "Alerts firing now, from the rules the agent evaluates.", "agent"),
 )
+
+# A compaction child that runs longer than this is killed (and counted as a
+# failure); it is generous because a first run after a long outage can merge
+# hours of files.
+_COMPACT_TIMEOUT = 900.0
 
 
 @dataclass
@@ -67,6 +91,8 @@ class AgentSummary:
     samples_written: int = 0
     flushes: int = 0
     dropped: int = 0
+    compactions: int = 0
+    compaction_failures: int = 0
     errors: dict[str, dict[str, int]] = field(default_factory=dict)
     started: float = 0.0
     stopped: float = 0.0
@@ -110,16 +136,18 @@ class Agent:
         self.store = store or Store(cfg.home, host=cfg.host or None, role="agent")
         self.host = self.store.host
         self.collectors = collectors if collectors is not None else build_collectors(cfg)
+        self.alerts = _live_alerts(cfg, self.store)
         self._stop = threading.Event()
         self._lock: HostLock | None = None
-        self._buf_ts: deque[int] = deque()
-        self._buf_rows: deque[tuple[str, str, float]] = deque()
+        # (metric, labels, ts_us, value): tuples sort into the order segments are written in
+        self._buf: deque[tuple[str, str, int, float]] = deque()
         self._buf_lock = threading.Lock()
         self._proc = psutil.Process()
         self.summary = AgentSummary()
         self._last_flush: float | None = None
         self._last_flush_duration = 0.0
         self._compaction: dict[str, Any] = {}
+        self._alert_errors = 0
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=120)
 
     # ------------------------------------------------------------ lifecycle
@@ -167,6 +195,8 @@ class Agent:
                 if now >= next_flush:
                     self._flush()
                     next_flush = max(next_flush + cfg.flush_interval, now)
+                if self.alerts is not None:
+                    self._guard_alerts(self.alerts.tick)
                 if now >= next_status:
                     self._write_status(slots, running=True)
                     next_status = now + cfg.status_interval
@@ -177,6 +207,8 @@ class Agent:
         finally:
             self._stop.set()
             self._flush()
+            if self.alerts is not None:
+                self._guard_alerts(self.alerts.close)
             compactor.join(timeout=30)
             self.summary.stopped = time.time()
             self._write_status(slots, running=False)
@@ -207,14 +239,23 @@ class Agent:
     def _add(self, ts: int, rows: list[tuple[str, str, float]]) -> None:
         limit = self.config.agent.buffer_limit
         with self._buf_lock:
-            self._buf_ts.extend([ts] * len(rows))
-            self._buf_rows.extend(rows)
-            over = len(self._buf_rows) - limit
+            self._buf.extend([(m, lab, ts, v) for m, lab, v in rows])
+            over = len(self._buf) - limit
             if over > 0:  # the store has been unwritable for a long time: keep the newest
                 for _ in range(over):
-                    self._buf_ts.popleft()
-                    self._buf_rows.popleft()
+                    self._buf.popleft()
                 self.summary.dropped += over
+        if self.alerts is not None:
+            self._guard_alerts(self.alerts.observe, ts, self.host, rows)
+
+    def _guard_alerts(self, fn, *args) -> None:
+        """Run one step of alert evaluation; a failure is logged and counted, never fatal."""
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - alerting must not stop recording
+            self._alert_errors += 1
+            if self._alert_errors in (1, 10, 100) or self._alert_errors % 1000 == 0:
+                log.exception("alert evaluation failed (%d times so far)", self._alert_errors)
 
     def _self_metrics(self, slots: list[_Slot]) -> None:
         ts = time.time_ns() // 1000
@@ -223,11 +264,17 @@ class Agent:
             rows.append(("workbench.agent.cpu.utilization", "", self._proc.cpu_percent() / 100.0))
             rows.append(("workbench.agent.memory.rss", "", float(self._proc.memory_info().rss)))
         rows.append(("workbench.agent.samples.written", "", float(self.summary.samples_written)))
-        rows.append(("workbench.agent.buffer.size", "", float(len(self._buf_rows))))
+        rows.append(("workbench.agent.buffer.size", "", float(len(self._buf))))
         rows.append(("workbench.agent.samples.dropped", "", float(self.summary.dropped)))
         rows.append(("workbench.agent.flush.duration", "", self._last_flush_duration))
-        if self._compaction:
-            rows.append(("workbench.agent.compaction.duration", "", float(self._compaction.get("seconds", 0.0))))
+        if self._compaction.get("seconds") is not None:
+            rows.append(("workbench.agent.compaction.duration", "", float(self._compaction["seconds"])))
+        if self._compaction.get("peak_rss_bytes"):
+            rows.append(("workbench.agent.compaction.rss", "", float(self._compaction["peak_rss_bytes"])))
+        rows.append(("workbench.agent.compaction.failures", "", float(self.summary.compaction_failures)))
+        if self.alerts is not None:
+            firing = sum(a.state == "firing" for a in self.alerts.manager.alerts.values())
+            rows.append(("workbench.agent.alerts.firing", "", float(firing)))
         for slot in slots:
             name = slot.collector.name
             rows.append(("workbench.agent.collector.duration", f"collector={name}", slot.last_duration))
@@ -241,32 +288,34 @@ class Agent:
 
     def _flush(self) -> None:
         with self._buf_lock:
-            if not self._buf_rows:
+            if not self._buf:
                 return
-            ts = list(self._buf_ts)
-            rows = list(self._buf_rows)
+            rows = list(self._buf)
         t0 = time.perf_counter()
-        metric, labels, value = zip(*rows, strict=True)
-        n = len(ts)
+        n = len(rows)
+        # Sorted here, in Python, by series then time (the order segments are
+        # written in): for a few hundred rows that is cheaper than Arrow's sort,
+        # and this path needs no pyarrow.compute (~9 MiB resident).
+        rows.sort(key=itemgetter(0, 1, 2))
+        metric, labels, ts, value = zip(*rows, strict=True)
         table = pa.Table.from_arrays(
             [
-                pa.array(ts, type=pa.int64()).cast(TS),
-                pa.array([self.host] * n, type=pa.string()),
-                pa.array(metric, type=pa.string()),
-                pa.array(labels, type=pa.string()),
-                pa.array(value, type=pa.float64()),
+                _fixed_width(TS, "q", ts),
+                _strings([self.host] * n),
+                _strings(metric),
+                _strings(labels),
+                _fixed_width(pa.float64(), "d", value),
             ],
             schema=SAMPLE_SCHEMA,
         )
         try:
-            self.store.append_arrow(table, host=self.host, trusted=True)
+            self.store.append_arrow(table, host=self.host, trusted=True, time_range=(min(ts), max(ts)))
         except OSError as exc:  # disk full, permissions: keep the buffer, try again next flush
             log.error("could not write to the store (%s); keeping %d samples in memory and retrying", exc, n)
             return
         with self._buf_lock:  # drop exactly what was written; newer rows stay
-            for _ in range(min(n, len(self._buf_rows))):
-                self._buf_ts.popleft()
-                self._buf_rows.popleft()
+            for _ in range(min(n, len(self._buf))):
+                self._buf.popleft()
         self.summary.samples_written += n
         self.summary.flushes += 1
         self._last_flush = time.time()
@@ -274,17 +323,58 @@ class Agent:
         self._rate_window.append((time.monotonic(), self.summary.samples_written))
 
     def _compact_loop(self) -> None:
-        comp = Compactor(self.store.layout, self.host, self.config.compaction_policy())
+        """Start a compaction child every ``compact_interval``."""
+        while not self._stop.wait(self.config.agent.compact_interval):
+            self._compact_once()
+
+    def _compact_once(self) -> None:
+        """One compaction cycle in a child process; a failure is logged and counted, data stays in L0."""
+        policy = json.dumps(self.config.compaction_policy_kwargs())
+        cmd = [sys.executable, "-m", "workbench._compaction_child", str(self.store.home), self.host, policy,
+               str(os.getpid())]
+        # The child must import this very package, even when it runs from a checkout.
+        root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+        t0 = time.monotonic()
+        error, proc, report = "", None, {}
         try:
-            while not self._stop.wait(self.config.agent.compact_interval):
+            # Own session: a Ctrl-C at the terminal stops the agent, which lets the
+            # running cycle finish, instead of interrupting the child midway.
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_COMPACT_TIMEOUT, env=env, check=False,
+                                  start_new_session=True)
+        except subprocess.TimeoutExpired:
+            error = f"timed out after {_COMPACT_TIMEOUT:g} s and was killed"
+        except OSError as exc:
+            error = f"could not start the compaction process: {exc}"
+        else:
+            if proc.returncode == 0:
                 try:
-                    rep = comp.run_once()
-                    self._compaction = {"at": time.time(), "seconds": rep.seconds, "absorbed": rep.absorbed,
-                                        "sealed_hours": rep.sealed_hours, "quarantined": rep.quarantined}
-                except Exception:  # noqa: BLE001 - compaction retries next cycle; data stays in L0
-                    log.exception("compaction failed; will retry next cycle")
-        finally:
-            comp.close()
+                    report = json.loads(proc.stdout.strip().splitlines()[-1])
+                except (ValueError, IndexError):
+                    error = f"printed no report (stdout {proc.stdout[-200:]!r})"
+            else:
+                tail = proc.stderr.strip().splitlines()[-1:] or ["no message"]
+                error = f"exited with status {proc.returncode}: {tail[0]}"
+                if self._stop.is_set() and proc.returncode < 0:
+                    return  # stopped with the agent; nothing went wrong
+        wall = time.monotonic() - t0
+        self.summary.compactions += 1
+        if error:
+            self.summary.compaction_failures += 1
+            log.error("compaction failed (%d of %d cycles so far): %s; samples stay in incoming/ and the next "
+                      "cycle retries", self.summary.compaction_failures, self.summary.compactions, error)
+            if proc is not None and proc.stderr:
+                log.debug("compaction stderr:\n%s", proc.stderr)
+            self._compaction = {**self._compaction, "last_error": error, "failed_at": time.time(),
+                                "failures": self.summary.compaction_failures}
+            return
+        self._compaction = {
+            "at": time.time(), "seconds": report.get("seconds"), "wall_seconds": wall,
+            "absorbed": report.get("absorbed"), "sealed_hours": report.get("sealed_hours"),
+            "quarantined": report.get("quarantined"), "peak_rss_bytes": report.get("peak_rss_bytes"),
+            "runs": self.summary.compactions, "failures": self.summary.compaction_failures,
+            "last_error": self._compaction.get("last_error", ""),
+        }
 
     def _write_status(self, slots: list[_Slot], *, running: bool) -> None:
         rate = 0.0
@@ -292,8 +382,9 @@ class Agent:
             (t0, n0), (t1, n1) = self._rate_window[0], self._rate_window[-1]
             rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
         try:
-            cpu_times = self._proc.cpu_times()
-            rss = self._proc.memory_info().rss
+            with self._proc.oneshot():
+                cpu_times = self._proc.cpu_times()
+                rss = self._proc.memory_info().rss
         except psutil.Error:
             cpu_times, rss = None, 0
         status = {
@@ -307,7 +398,7 @@ class Agent:
             "samples_written": self.summary.samples_written,
             "samples_per_second": rate,
             "dropped": self.summary.dropped,
-            "buffered": len(self._buf_rows),
+            "buffered": len(self._buf),
             "cpu_seconds": (cpu_times.user + cpu_times.system) if cpu_times else None,
             "rss_bytes": rss,
             "collectors": {
@@ -321,14 +412,47 @@ class Agent:
                 for s in slots
             },
             "compaction": self._compaction,
+            "alerts": self.alerts.status() if self.alerts is not None else None,
+            "alert_errors": self._alert_errors,
         }
         path = self.store.layout.status(self.host)
         tmp = path.with_name(f".{path.name}.tmp")
         try:
-            tmp.write_text(json.dumps(status, indent=1))
+            tmp.write_text(json.dumps(status))
             os.replace(tmp, path)
         except OSError as exc:
             log.error("could not write agent status: %s", exc)
+
+
+# Arrow columns are built from raw buffers rather than with ``pa.array``:
+# ``pa.array`` probes every Python sequence for being a pandas object, which
+# imports pandas (about 45 MiB resident) into the agent on its first flush.
+
+
+def _fixed_width(type_: pa.DataType, code: str, values) -> pa.Array:
+    """An Arrow array of int64/timestamp (``code`` 'q') or float64 ('d') values."""
+    return pa.Array.from_buffers(type_, len(values), [None, pa.py_buffer(array.array(code, values))])
+
+
+def _strings(values) -> pa.Array:
+    """An Arrow string array; characters UTF-8 cannot encode (lone surrogates) become '?'."""
+    data = [v.encode("utf-8", "replace") for v in values]
+    offsets = array.array("i", [0])
+    offsets.extend(itertools.accumulate(map(len, data)))
+    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
+
+
+def _live_alerts(cfg: Config, store: Store):
+    """The alert evaluation the configuration asks for, or ``None`` without rules.
+
+    ``workbench.detect`` (and the pandas it needs) is imported only when
+    ``[alerts]`` has rules, so an agent without rules stays small.
+    """
+    if not cfg.alerts:
+        return None
+    from workbench.detect._live import LiveAlerts
+
+    return LiveAlerts.from_config(cfg.alerts, cfg.notify, store)
 
 
 def read_status(home: str | os.PathLike, host: str | None = None) -> list[dict]:

@@ -45,6 +45,10 @@ def _config(args):
 
 
 def cmd_agent(args) -> int:
+    # Before pyarrow loads: the agent writes small tables, for which the C
+    # allocator keeps ~4 MiB less resident than Arrow's default mimalloc arenas
+    # (measured by benchmarks/agent_overhead.py). An explicit setting wins.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     from workbench.agent import Agent
 
     cfg = _config(args)
@@ -53,11 +57,13 @@ def cmd_agent(args) -> int:
 
         cfg.agent.interval = parse_duration(args.interval, what="--interval")
     agent = Agent(cfg)
+    rules = f", {len(agent.alerts.manager.rules)} alert rules" if agent.alerts is not None else ""
     print(f"workbench agent: recording host {agent.host!r} into {agent.store.home} "
-          f"({len(agent.collectors)} collectors, every {cfg.agent.interval:g} s). Ctrl-C stops.", file=sys.stderr)
+          f"({len(agent.collectors)} collectors, every {cfg.agent.interval:g} s{rules}). Ctrl-C stops.", file=sys.stderr)
     summary = agent.run(duration=args.duration)
     print(json.dumps({"samples_written": summary.samples_written, "flushes": summary.flushes,
-                      "dropped": summary.dropped, "errors": summary.errors}))
+                      "dropped": summary.dropped, "compactions": summary.compactions,
+                      "compaction_failures": summary.compaction_failures, "errors": summary.errors}))
     return 0
 
 
@@ -84,6 +90,8 @@ def cmd_status(args) -> int:
                   f"last flush {age}  buffered {st.get('buffered', 0)}  dropped {st.get('dropped', 0)}")
             if st.get("rss_bytes"):
                 print(f"  agent rss {st['rss_bytes'] / 2**20:.1f} MiB  cpu time {st.get('cpu_seconds', 0):.1f} s")
+            _print_compaction(st.get("compaction") or {})
+            _print_alerts(st.get("alerts"), st.get("alert_errors", 0))
             for name, c in sorted(st.get("collectors", {}).items()):
                 errs = dict(c.get("errors", {}))
                 if c.get("failures"):
@@ -97,6 +105,31 @@ def cmd_status(args) -> int:
         for row in q.itertuples():
             print(f"  {row.path}: {row.reason}")
     return 0
+
+
+def _print_compaction(comp: dict) -> None:
+    if comp.get("at"):
+        peak = f"  child peak rss {comp['peak_rss_bytes'] / 2**20:.0f} MiB" if comp.get("peak_rss_bytes") else ""
+        print(f"  compaction: last {time.time() - comp['at']:.0f} s ago, {comp.get('seconds') or 0:.2f} s, "
+              f"absorbed {comp.get('absorbed', 0)} files{peak}")
+    if comp.get("failures"):
+        print(f"  compaction FAILED {comp['failures']} time(s); last error: {comp.get('last_error', '')}")
+
+
+def _print_alerts(alerts: dict | None, errors: int) -> None:
+    """The agent's live alert evaluation: rules, what fires, delivery."""
+    if not alerts:
+        print("  alerts: no rules configured ([alerts] in workbench.toml)")
+        return
+    notes = alerts.get("notifications", {})
+    failed = sum(notes.get("failed", {}).values())
+    print(f"  alerts: {alerts['rules']} rule(s), {alerts['firing_count']} firing, {alerts['pending']} pending; "
+          f"notifications sent {sum(notes.get('sent', {}).values())}, failed {failed}, "
+          f"dropped {notes.get('dropped', 0)}" + (f"; evaluation errors {errors}" if errors else ""))
+    for a in alerts.get("firing", []):
+        value = "" if a.get("value") is None else f" value {a['value']:.4g}"
+        ack = f" (acked by {a['acked_by']})" if a.get("acked_by") else ""
+        print(f"    FIRING [{a['severity']}] {a['alert_id']}{value} for {time.time() - a['since']:.0f} s{ack}")
 
 
 def cmd_sql(args) -> int:

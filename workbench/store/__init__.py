@@ -3,31 +3,47 @@
 See ``_layout.py`` for the directory layout, ``_manifest.py`` and
 ``_snapshot.py`` for how readers stay exact while the agent compacts, and
 ``_compact.py`` for compaction, rollups and retention.
+
+Names are imported on first use (PEP 562), not here: the agent's hot path
+needs only the layout, the lock and Parquet writes, and importing DuckDB and
+pandas with everything else would double its resident memory.
 """
 
-from workbench.store._compact import CompactionPolicy, CompactionReport, Compactor
-from workbench.store._layout import Layout, default_host
-from workbench.store._lock import HostLock, lock_holder
-from workbench.store._quarantine import StoreWarning
-from workbench.store._segment import ROLLUP_SCHEMA, SAMPLE_SCHEMA
-from workbench.store._store import AGGREGATIONS, Store, label_filter, register_table
-from workbench.store._timeutil import parse_duration, resolve_time
+from __future__ import annotations
 
-__all__ = [
-    "Store",
-    "StoreWarning",
-    "register_table",
-    "Compactor",
-    "CompactionPolicy",
-    "CompactionReport",
-    "HostLock",
-    "lock_holder",
-    "Layout",
-    "default_host",
-    "SAMPLE_SCHEMA",
-    "ROLLUP_SCHEMA",
-    "AGGREGATIONS",
-    "label_filter",
-    "parse_duration",
-    "resolve_time",
-]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "Store": "_store",
+    "register_table": "_store",
+    "AGGREGATIONS": "_store",
+    "label_filter": "_store",
+    "StoreWarning": "_quarantine",
+    "Compactor": "_compact",
+    "CompactionPolicy": "_compact",
+    "CompactionReport": "_compact",
+    "HostLock": "_lock",
+    "lock_holder": "_lock",
+    "Layout": "_layout",
+    "default_host": "_layout",
+    "SAMPLE_SCHEMA": "_segment",
+    "ROLLUP_SCHEMA": "_segment",
+    "parse_duration": "_timeutil",
+    "resolve_time": "_timeutil",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"workbench.store.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -3,6 +3,10 @@
 Everything inside the store is UTC, as integer microseconds since the epoch
 where speed matters (file names, manifests) and as tz-aware pandas
 timestamps at the API.
+
+pandas is imported only by the functions that return pandas timestamps:
+``parse_duration`` and ``now_us`` are used by the agent and the compactor,
+which must stay free of pandas (tens of MiB resident, ~0.2 s CPU to import).
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from workbench.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["parse_duration", "to_utc", "now_us", "us_to_ts", "ts_to_us", "resolve_time"]
 
@@ -30,8 +36,8 @@ def parse_duration(value: object, *, what: str = "duration") -> float:
         raise DataError(f"{what} must be a number of seconds or a string like '5min'; got {value!r}.")
     if isinstance(value, (int, float)):
         return float(value)
-    if isinstance(value, (timedelta, pd.Timedelta)):
-        return pd.Timedelta(value).total_seconds()
+    if isinstance(value, timedelta):  # pd.Timedelta is a subclass
+        return value.total_seconds()
     if isinstance(value, str):
         m = _DURATION.match(value)
         if m:
@@ -51,6 +57,8 @@ def to_utc(value: object, *, what: str = "time") -> pd.Timestamp:
 
     Naive values are taken to be UTC, as everything in the store is.
     """
+    import pandas as pd
+
     try:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             ts = pd.Timestamp(value, unit="s")
@@ -67,6 +75,8 @@ def resolve_time(value: object, *, now: pd.Timestamp | None = None, what: str = 
     """Like :func:`to_utc` but also accepts ``"-1h"``/``"1h"``/timedelta meaning *that long ago*."""
     if value is None:
         return None
+    import pandas as pd
+
     if isinstance(value, (timedelta, pd.Timedelta)):
         return (now or pd.Timestamp.now("UTC")) - pd.Timedelta(value)
     if isinstance(value, str):
@@ -80,6 +90,8 @@ def resolve_time(value: object, *, now: pd.Timestamp | None = None, what: str = 
 
 
 def us_to_ts(us: int) -> pd.Timestamp:
+    import pandas as pd
+
     return pd.Timestamp(us, unit="us", tz="UTC")
 
 

@@ -1,0 +1,227 @@
+"""Alert rules evaluated on the agent's live samples.
+
+The agent hands every batch of samples it collects to :class:`LiveAlerts`.
+It feeds the :class:`AlertManager` only samples of metrics that some rule
+watches (a rule selects by exact metric name, so the others cannot matter,
+and skipping them keeps the cost per tick near zero), advances the manager's
+clock once per loop, and writes records to the store's ``alerts`` table as
+soon as they are made, so a threshold rule with no for-duration is on disk
+within one loop of its sample. Notifications go through a
+:class:`BackgroundRouter` (a worker thread per channel): a webhook that takes
+seconds to time out must never delay a collection.
+
+Configuration, in ``workbench.toml``::
+
+    [[alerts.rules]]             # parsed by rules_from_config
+    name = "cpu_high"
+    kind = "threshold"
+    metric = "system.cpu.utilization"
+    fire = 0.9
+
+    [notify.channels.ops]        # a table per channel; the key is its name
+    kind = "webhook"             # log | webhook | email
+    url = "https://hooks.example/alerts"
+    headers_env = { Authorization = "OPS_WEBHOOK_TOKEN" }   # value read from the environment
+
+    [[notify.routes]]            # optional; default: every channel gets everything
+    channels = ["ops"]
+    min_severity = "warning"
+
+With rules but no ``[notify]`` section, notifications go to the agent's log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from workbench.detect._delivery import BackgroundRouter
+from workbench.detect._errors import RuleError
+from workbench.detect._manager import AlertManager
+from workbench.detect._notify import (
+    Channel,
+    EmailChannel,
+    LogChannel,
+    Route,
+    Router,
+    WebhookChannel,
+)
+from workbench.detect._rules import SEVERITIES, Matcher, rules_from_config
+from workbench.detect._silence import silence_from_dict
+
+__all__ = ["LiveAlerts", "router_from_config"]
+
+log = logging.getLogger("workbench.alerts")
+
+_ALERT_KEYS = {"rules", "silences"}
+_NOTIFY_KEYS = {"channels", "routes"}
+_CHANNEL_KEYS = {
+    "log": {"kind"},
+    "webhook": {"kind", "url", "timeout", "retries", "backoff", "headers_env"},
+    "email": {"kind", "host", "port", "to", "sender", "starttls", "username_env", "password_env", "timeout"},
+}
+_ROUTE_KEYS = {"channels", "min_severity", "labels", "rules"}
+
+
+def _channel(name: str, spec: Any) -> Channel:
+    if not isinstance(spec, Mapping):
+        raise RuleError(f"[notify.channels.{name}] must be a table with kind = 'log' | 'webhook' | 'email'; got {spec!r}.")
+    kind = spec.get("kind")
+    if kind not in _CHANNEL_KEYS:
+        raise RuleError(
+            f"[notify.channels.{name}] kind must be one of {', '.join(_CHANNEL_KEYS)}; got {kind!r}.",
+            channel=name,
+        )
+    unknown = sorted(set(spec) - _CHANNEL_KEYS[kind])
+    if unknown:
+        raise RuleError(
+            f"[notify.channels.{name}] ({kind}): unknown key(s) {unknown}; allowed: {sorted(_CHANNEL_KEYS[kind])}.",
+            channel=name,
+        )
+    opts = {k: v for k, v in spec.items() if k != "kind"}
+    try:
+        if kind == "log":
+            return LogChannel(name)
+        if kind == "webhook":
+            if "url" not in opts:
+                raise RuleError(f"[notify.channels.{name}] (webhook) needs url = 'https://...'.", channel=name)
+            return WebhookChannel(name=name, **opts)
+        for key in ("host", "to", "sender"):
+            if key not in opts:
+                raise RuleError(f"[notify.channels.{name}] (email) needs {key!r} (host, to, sender are required).",
+                                channel=name)
+        return EmailChannel(name=name, **opts)
+    except TypeError as exc:  # a value of the wrong type reached the constructor
+        raise RuleError(f"[notify.channels.{name}] ({kind}): {exc}.", channel=name) from None
+
+
+def router_from_config(notify: Mapping[str, Any]) -> Router:
+    """A :class:`Router` from the ``[notify]`` section (a log channel if it is empty)."""
+    unknown = sorted(set(notify) - _NOTIFY_KEYS)
+    if unknown:
+        raise RuleError(f"[notify]: unknown key(s) {unknown}; allowed: {sorted(_NOTIFY_KEYS)}.")
+    raw = notify.get("channels") or {}
+    if not isinstance(raw, Mapping):
+        raise RuleError("[notify] channels must be a table of channels, e.g. [notify.channels.ops] kind = 'webhook'; "
+                        f"got {type(raw).__name__}.")
+    channels = [_channel(str(name), spec) for name, spec in raw.items()] or [LogChannel("log")]
+    routes = []
+    for i, spec in enumerate(notify.get("routes") or []):
+        where = f"[[notify.routes]] #{i + 1}"
+        if not isinstance(spec, Mapping):
+            raise RuleError(f"{where} must be a table; got {spec!r}.")
+        unknown = sorted(set(spec) - _ROUTE_KEYS)
+        if unknown:
+            raise RuleError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_ROUTE_KEYS)}.")
+        names = spec.get("channels")
+        if not isinstance(names, list) or not names:
+            raise RuleError(f"{where}: channels must be a non-empty list of channel names; got {names!r}.")
+        severity = spec.get("min_severity", "info")
+        if severity not in SEVERITIES:
+            raise RuleError(f"{where}: min_severity must be one of {', '.join(SEVERITIES)}; got {severity!r}.")
+        routes.append(Route(tuple(map(str, names)), severity, Matcher.from_mapping(spec.get("labels"), where),
+                            tuple(map(str, spec.get("rules", ())))))
+    return Router(channels, routes or None)
+
+
+class LiveAlerts:
+    """The agent's alert evaluation: rules on live samples, records to the store."""
+
+    def __init__(self, manager: AlertManager, store: Any, router: Router) -> None:
+        self.manager = manager
+        self.store = store
+        self.notifier = BackgroundRouter(router)
+        manager.router = self.notifier
+        self.metrics = frozenset(r.metric for r in manager.rules)
+        self.records_written = 0
+        self.record_errors = 0
+        self._unsaved: list[Any] = []  # record frames a failed write left behind; retried
+
+    @classmethod
+    def from_config(cls, alerts: Mapping[str, Any], notify: Mapping[str, Any], store: Any) -> LiveAlerts | None:
+        """Build from the ``[alerts]`` and ``[notify]`` sections; ``None`` when no rule is configured.
+
+        A bad rule, silence, channel or route raises :class:`RuleError` (a
+        ``ConfigError``) naming it, so the agent refuses to start rather than
+        run without the alerts someone relies on.
+        """
+        unknown = sorted(set(alerts) - _ALERT_KEYS)
+        if unknown:
+            raise RuleError(f"[alerts]: unknown key(s) {unknown}; allowed: {sorted(_ALERT_KEYS)} "
+                            "(rules as [[alerts.rules]] tables).")
+        rules = rules_from_config(alerts)
+        if not rules:
+            return None
+        silences = alerts.get("silences") or []
+        if not isinstance(silences, list):
+            raise RuleError(f"[alerts] silences must be a list of tables; got {type(silences).__name__}.")
+        manager = AlertManager(rules, silences=[silence_from_dict(s) for s in silences])
+        return cls(manager, store, router_from_config(notify))
+
+    def observe(self, ts_us: int, host: str, rows: Iterable[tuple[str, str, float]]) -> None:
+        """Feed one batch of samples taken at ``ts_us`` (microseconds since the epoch)."""
+        ts = ts_us / 1e6
+        for metric, labels, value in rows:
+            if metric in self.metrics:
+                self.manager.observe(ts, host, metric, value, labels)
+        if self.manager.records:
+            self.save()
+
+    def tick(self) -> None:
+        """Advance time: for-durations, absence of data, escalation."""
+        self.manager.tick()
+        if self.manager.records or self._unsaved:
+            self.save()
+
+    def save(self) -> None:
+        """Write pending records to the ``alerts`` table; keep them for a retry if the disk refuses."""
+        if self.manager.records:
+            self._unsaved.append(self.manager.drain_records())
+        while self._unsaved:
+            frame = self._unsaved[0]
+            try:
+                self.store.append_records("alerts", frame)
+            except OSError as exc:
+                self.record_errors += 1
+                if self.record_errors in (1, 10, 100) or self.record_errors % 1000 == 0:
+                    log.error("could not write %d alert record(s) (%s; %d failed writes so far); retrying on "
+                              "the next tick", len(frame), exc, self.record_errors)
+                del self._unsaved[:-100]  # bounded: after a long outage keep the newest
+                return
+            self.records_written += len(frame)
+            self._unsaved.pop(0)
+
+    def status(self, limit: int = 20) -> dict[str, Any]:
+        """What ``workbench status`` shows: rules, pending and firing alerts, delivery counts."""
+        active = [a for a in self.manager.alerts.values() if a.state in ("pending", "firing")]
+        firing = sorted((a for a in active if a.state == "firing"),
+                        key=lambda a: (-SEVERITIES.index(a.severity), a.since))
+        return {
+            "rules": len(self.manager.rules),
+            "pending": sum(a.state == "pending" for a in active),
+            "firing_count": len(firing),
+            "firing": [
+                {"alert_id": a.alert_id, "rule": a.rule.name, "severity": a.severity, "since": a.since,
+                 "value": a.value if a.value == a.value else None, "acked_by": a.acked_by}
+                for a in firing[:limit]
+            ],
+            "records_written": self.records_written,
+            "record_errors": self.record_errors,
+            "notifications": _delivery_status(self.notifier.status()),
+        }
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Save the last records and give queued notifications ``timeout`` seconds to go out."""
+        self.save()
+        self.notifier.close(timeout)
+
+
+def _delivery_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    """Delivery counts for ``workbench status``: per channel sent/failed, totals of queued/dropped."""
+    return {
+        "sent": dict(status.get("sent", {})),
+        "failed": dict(status.get("failed", {})),
+        "queued": sum(status.get("queued", {}).values()),
+        "dropped": sum(status.get("dropped", {}).values()),
+    }
