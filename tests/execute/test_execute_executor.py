@@ -153,6 +153,25 @@ def test_retry_requeues_with_backoff_and_counts_attempts():
     assert run.state == "done" and run.attempts == 3
 
 
+def test_a_retry_waits_in_the_queue_not_in_a_worker():
+    """One worker: while a failed task backs off, other work runs on that worker."""
+    order = []
+
+    def flaky():
+        order.append("flaky")
+        if order.count("flaky") == 1:
+            raise ConnectionError("again")
+
+    with ThrottledExecutor(max_workers=1) as ex:
+        f = ex.submit(flaky, retry=Retry(attempts=2, backoff=0.5, jitter=False))
+        time.sleep(0.1)  # first attempt failed, now delayed for 0.5 s
+        t0 = time.monotonic()
+        ex.submit(order.append, "other").result(5)
+        assert time.monotonic() - t0 < 0.35 and ex.stats()["delayed"] == 1
+        f.result(5)
+    assert order == ["flaky", "other", "flaky"]
+
+
 def test_retry_only_on_chosen_types_and_permanent_errors():
     with ThrottledExecutor(max_workers=2) as ex:
         f1 = ex.submit(int, "x", retry=Retry(attempts=5, backoff=0))  # ValueError is permanent
@@ -394,3 +413,18 @@ def test_memory_admission_keeps_big_tasks_apart():
     assert all(f.exception() is None for f in futs)
     assert max(peak_big) == 1 and max(peak_all) >= 2
     assert any("admission paused" in d.reason for d in gov.decisions_)
+
+
+def test_predictive_mode_feeds_a_forecast_predictor_from_the_sampler():
+    import math
+
+    from workbench.execute import ForecastPredictor, Governor
+
+    pred = ForecastPredictor(horizon=0.5, step=0.05, window=2.0, min_points=5, refit_every=0.1)
+    gov = Governor(max_workers=2, predictor=pred)
+    with ThrottledExecutor(governor=gov, sample_interval=0.05) as ex:
+        ex.submit(time.sleep, 0.6).result(5)
+    cpu, mem = pred(time.monotonic() + 1.0)  # the executor's own samples, forecast ahead
+    assert len(pred._samples) >= 5  # observe() was called by the sampler
+    assert math.isfinite(cpu) and mem > 2**20
+    assert "predictor failed" not in gov.holding_

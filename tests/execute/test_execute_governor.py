@@ -126,3 +126,42 @@ def test_decision_log_is_bounded_and_limits_change_live():
         gov.set_limits(bogus=1)
     with pytest.raises(ConfigError):
         Governor(cpu_target=85).update(0, 0, 0, 1, running=0, queued=0)
+
+
+def test_forecast_predictor_sees_a_ramp_coming_and_the_governor_acts_on_it():
+    from workbench.execute import ForecastPredictor
+    from workbench.forecast import Naive
+
+    pred = ForecastPredictor(horizon=5.0, step=1.0, window=30.0, min_points=10, refit_every=2.0)
+    for i in range(40):  # CPU climbing 2 points a second, memory flat
+        pred.observe(i * 0.5, 0.30 + 0.01 * i, 2 * GiB)
+    p_cpu, p_mem = pred(20.0)
+    assert p_cpu == pytest.approx(0.69 + 0.10, abs=0.02)  # Drift: ~5 s ahead of 0.69
+    assert p_mem == pytest.approx(2 * GiB, rel=1e-6)
+    assert pred(21.0) == (p_cpu, p_mem)  # reused until refit_every has passed
+    assert ForecastPredictor(min_points=50)(0.0) is None  # too little history: present only
+    naive = ForecastPredictor(model=Naive(), window=30.0, refit_every=0.0)
+    for i in range(40):
+        naive.observe(i * 0.5, 0.30 + 0.01 * i, 2 * GiB)
+    assert naive(20.0)[0] == pytest.approx(0.69, abs=0.01)  # the chosen model is used
+
+    gov = Governor(cpu_target=0.7, max_workers=8, initial_workers=4, smoothing=1.0, predictor=pred)
+    gov.update(20.0, 0.69, 2 * GiB, 16 * GiB, running=4, queued=0)  # present 0.69 < 0.75
+    assert gov.limit_ == 3 and gov.reason_.startswith("predicted CPU 7") and "> target 70%" in gov.reason_
+    with pytest.raises(ConfigError, match="ForecastPredictor"):
+        ForecastPredictor(step=0)
+
+    from workbench.forecast import Drift
+
+    class Broken(Drift):
+        def fit(self, y):
+            raise RuntimeError("model broke")
+
+    broken = ForecastPredictor(model=Broken(), window=30.0, refit_every=5.0)
+    for i in range(40):
+        broken.observe(i * 0.5, 0.3, 2 * GiB)
+    gov = Governor(max_workers=8, initial_workers=4, smoothing=1.0, predictor=broken)
+    for now in (20.0, 20.5):  # the fit fails; the cached failure is reported, not a silent None
+        gov.update(now, 0.3, 2 * GiB, 16 * GiB, running=4, queued=0)
+        assert "predictor failed (RuntimeError: model broke)" in gov.holding_
+    assert gov.limit_ == 4

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
 from _exec_tasks import burn
 
-from workbench.execute import StoreSink, TaskTimeoutError, ThrottledExecutor
+from workbench.execute import Command, StoreSink, TaskTimeoutError, ThrottledExecutor
 from workbench.store import Store
 
 
@@ -21,6 +22,7 @@ def test_every_task_lands_once_in_task_runs(tmp_path):
         slow = ex.submit(burn, 30, timeout=0.1, name="spin")
         ex.submit(gate.wait, name="gate")
         time.sleep(0.05)
+        cmd = ex.submit(Command([sys.executable, "-c", "x = bytearray(40 << 20)"]), name="cmd")
         later = ex.submit(abs, 1, name="never")
         later.cancel()
         gate.set()
@@ -29,10 +31,17 @@ def test_every_task_lands_once_in_task_runs(tmp_path):
     df = store.sql("SELECT name, state, count(*) AS n, min(tags) AS tags, max(attempts) AS att, "
                    "bool_and(ended >= submitted) AS ordered FROM task_runs GROUP BY name, state ORDER BY name")
     got = {(r.name, r.state): r.n for r in df.itertuples()}
-    assert got == {("gate", "done"): 1, ("never", "cancelled"): 1, ("parse", "failed"): 1,
+    assert cmd.result().returncode == 0
+    assert got == {("cmd", "done"): 1, ("gate", "done"): 1, ("never", "cancelled"): 1, ("parse", "failed"): 1,
                    ("spin", "timed_out"): 1, ("square", "done"): 20}
     assert df.set_index("name").loc["square", "tags"] == "a,batch"
     assert df["ordered"].all()
     err = store.sql("SELECT error FROM task_runs WHERE state = ?", ["failed"])["error"][0]
     assert err.startswith("ValueError")
-    assert store.sql("SELECT count(DISTINCT key) AS k FROM task_runs")["k"][0] == 24
+    assert store.sql("SELECT count(DISTINCT key) AS k FROM task_runs")["k"][0] == 25
+    # resources used: CPU time for every task that ran, peak RSS of the command's process
+    res = store.sql("SELECT name, min(cpu_time_s) AS cpu, max(peak_rss_bytes) AS rss, min(run_s) AS run_s "
+                    "FROM task_runs GROUP BY name").set_index("name")
+    assert res.loc["cmd", "rss"] > 40 * 2**20 and res.loc["cmd", "cpu"] > 0
+    assert res.loc["square", "cpu"] >= 0 and res.loc["spin", "run_s"] >= 0.1
+    assert res["run_s"].isna()["never"]  # never started: no run time

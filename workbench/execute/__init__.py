@@ -3,7 +3,9 @@
 ``ThrottledExecutor`` is a real :class:`concurrent.futures.Executor` with priorities
 (with ageing), a bounded queue with backpressure, retries with back-off, dependencies,
 circuit breakers, timeouts that stop work, and a :class:`Governor` that sets the live
-concurrency from measured (or predicted) CPU and memory. Every task ends in exactly one
+concurrency from measured (or predicted, :class:`ForecastPredictor`) CPU and memory and
+from Linux pressure stall information. CPU-bound work (``profile="cpu"``) runs in
+``SCHED_IDLE`` worker processes, so an interactive task always preempts it. Every task ends in exactly one
 terminal state, recorded as a :class:`TaskRun`.
 
 >>> from workbench.execute import ThrottledExecutor, Retry
@@ -38,6 +40,7 @@ from workbench.execute._errors import (
 )
 from workbench.execute._executor import PROFILES, TaskFuture, ThrottledExecutor
 from workbench.execute._governor import Decision, Governor
+from workbench.execute._predict import ForecastPredictor
 from workbench.execute._process import ProcessBackend
 from workbench.execute._queue import AgeingQueue
 from workbench.execute._record import TASK_RUNS_SCHEMA, StoreSink
@@ -50,6 +53,7 @@ __all__ = [
     "PROFILES",
     "Governor",
     "Decision",
+    "ForecastPredictor",
     "Retry",
     "RetryBudget",
     "classify",

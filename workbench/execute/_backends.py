@@ -9,6 +9,7 @@ backend only knows how to run one attempt and how to stop it.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 from workbench.errors import ConfigError
 from workbench.execute._command import Command, run_command
+from workbench.execute._sched import lower_priority
 
 __all__ = ["Backend", "ThreadBackend", "Outcome", "register_backend", "get_backend", "available_backends"]
 
@@ -41,6 +43,8 @@ class Backend:
     #: True when attempts report the memory they added (``Outcome.grown``), so the
     #: governor can learn memory per task name.
     measures_memory = False
+    #: Default for command tasks that do not set ``Command.sched_idle`` themselves.
+    sched_idle = False
 
     def default_workers(self) -> int:
         return os.cpu_count() or 1
@@ -56,7 +60,7 @@ class Backend:
         """Run one attempt; command tasks run locally with their process tree killable."""
         if isinstance(task.fn, Command):
             try:
-                res = run_command(task.fn, deadline)
+                res = run_command(task.fn, deadline, sched_idle=self.sched_idle)
             except BaseException as exc:
                 return Outcome(False, exc)
             return Outcome(True, res, res.cpu_time, res.peak_rss, res.peak_rss)
@@ -83,10 +87,26 @@ class ThreadBackend(Backend):
     Timeouts resolve the future at the deadline; the executor also raises
     :class:`TaskTimeoutError` inside the thread, which stops pure-Python code at its next
     bytecode but cannot interrupt a blocking C call (use the process backend for that).
+
+    ``sched_idle`` runs command tasks under ``SCHED_IDLE``. ``idle_threads`` also puts
+    each slot thread there (by its native thread id); it is opt-in because the slot
+    threads share the GIL and the executor's lock with the caller's threads: on a busy
+    machine an idle-class thread that holds either may wait a long time for a CPU, and
+    every normal-priority thread waiting on it waits too (priority inversion). Worker
+    processes (``backend="process"``) have no such shared lock.
     """
 
     name = "thread"
     in_slot_thread = True
+
+    def __init__(self, sched_idle: bool = False, idle_threads: bool = False) -> None:
+        self.sched_idle = sched_idle
+        self.idle_threads = idle_threads
+
+    def open_slot(self) -> Any:
+        if self.idle_threads:
+            lower_priority(True, None, threading.get_native_id())
+        return None
 
     def default_workers(self) -> int:
         return min(32, (os.cpu_count() or 1) * 4)

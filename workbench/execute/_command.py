@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import psutil
 
 from workbench.execute._errors import CommandError, MemoryLimitError, TaskTimeoutError
+from workbench.execute._sched import lower_priority
 
 __all__ = ["Command", "CommandResult", "kill_tree"]
 
@@ -28,7 +29,8 @@ class Command:
     ``on_stdout``/``on_stderr`` receive each line as it is written. With ``check=True``
     a non-zero exit raises :class:`CommandError` (exit code 75 and SIGKILL count as
     transient for retries). Each command runs in its own session so a timeout can kill
-    its whole process tree.
+    its whole process tree. ``sched_idle`` runs it under Linux ``SCHED_IDLE`` (nice 19
+    where not permitted); ``None`` takes the executor's default (on for ``profile="cpu"``).
     """
 
     args: Sequence[str] | str
@@ -43,6 +45,7 @@ class Command:
     check: bool = True
     shell: bool = False
     max_output: int = 1 << 20
+    sched_idle: bool | None = None
 
     def __post_init__(self) -> None:
         first = str(self.args if isinstance(self.args, str) else (self.args[0] if self.args else ""))
@@ -108,20 +111,24 @@ def _reader(stream, sink: list[str], limit: int, callback: Callable[[str], None]
     stream.close()
 
 
-def run_command(cmd: Command, deadline: float | None, on_start: Callable[[int], None] | None = None) -> CommandResult:
-    """Run ``cmd`` to completion or until ``deadline`` (``time.monotonic()``), then kill its tree."""
+def run_command(cmd: Command, deadline: float | None, on_start: Callable[[int], None] | None = None,
+                sched_idle: bool = False) -> CommandResult:
+    """Run ``cmd`` to completion or until ``deadline`` (``time.monotonic()``), then kill its tree.
+
+    ``sched_idle`` is the default for a command whose own ``sched_idle`` is ``None``.
+    """
     env = {**os.environ, **(cmd.env or {})} if cmd.inherit_env else dict(cmd.env or {})
     nice, affinity, mem = cmd.nice, cmd.cpu_affinity, cmd.memory_limit
+    idle = cmd.sched_idle if cmd.sched_idle is not None else sched_idle
 
     def limits() -> None:  # runs in the child between fork and exec: syscalls only
-        if nice:
-            os.nice(nice)
+        lower_priority(idle, nice)
         if affinity is not None:
             os.sched_setaffinity(0, affinity)
         if mem is not None:
             resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
 
-    needs_preexec = bool(nice) or affinity is not None or mem is not None
+    needs_preexec = bool(nice) or idle or affinity is not None or mem is not None
     proc = subprocess.Popen(
         cmd.args,
         cwd=cmd.cwd,

@@ -6,9 +6,9 @@ Threads and what they do:
   admissible task from the ageing priority queue and run one attempt through the
   backend. Taking work is a condition wait on one lock, so the hot path costs about as
   much as ``ThreadPoolExecutor``'s queue;
-* one **housekeeping thread** samples CPU and memory a few times a second and feeds the
-  :class:`Governor`, moves retries whose back-off has passed back into the queue, and
-  enforces thread-task timeouts.
+* one **housekeeping thread** samples CPU, memory and Linux PSI (CPU and memory
+  pressure) a few times a second and feeds the :class:`Governor`, moves retries whose
+  back-off has passed back into the queue, and enforces thread-task timeouts.
 
 Task life: ``blocked`` (waiting on ``after=``) → ``queued`` → ``running`` → (``delayed``
 for a retry → ``queued`` → ...) → one terminal state, recorded once as a
@@ -49,6 +49,7 @@ from workbench.execute._errors import (
     TaskTimeoutError,
 )
 from workbench.execute._governor import Governor
+from workbench.execute._pressure import PressureReader
 from workbench.execute._queue import AgeingQueue
 from workbench.execute._retry import Retry, RetryBudget
 from workbench.execute._runs import MemorySink, TaskRun
@@ -63,12 +64,16 @@ WAITING_STATES = frozenset({"new", "blocked", "queued", "delayed"})
 
 #: Workload profiles: defaults picked by ``profile=`` when not given explicitly.
 PROFILES: dict[str, dict[str, Any]] = {
-    # CPU-bound: one process per core, niced so interactive work keeps priority.
-    "cpu": {"backend": "process", "workers": lambda: os.cpu_count() or 1, "cpu_target": 0.95, "nice": 10},
-    # I/O-bound: many threads; CPU is rarely the limit.
-    "io": {"backend": "thread", "workers": lambda: min(64, 8 * (os.cpu_count() or 1)), "cpu_target": 0.9, "nice": None},
+    # CPU-bound: one process per core, niced and SCHED_IDLE so interactive work always
+    # preempts them (nice alone still lets a worker delay a waking task by a time slice).
+    "cpu": {"backend": "process", "workers": lambda: os.cpu_count() or 1, "cpu_target": 0.95, "nice": 10,
+            "sched_idle": True},
+    # I/O-bound: many threads; CPU is rarely the limit, and latency of the I/O matters.
+    "io": {"backend": "thread", "workers": lambda: min(64, 8 * (os.cpu_count() or 1)), "cpu_target": 0.9,
+           "nice": None, "sched_idle": False},
     # Mixed: a few threads per core.
-    "mixed": {"backend": "thread", "workers": lambda: 2 * (os.cpu_count() or 1), "cpu_target": 0.85, "nice": None},
+    "mixed": {"backend": "thread", "workers": lambda: 2 * (os.cpu_count() or 1), "cpu_target": 0.85,
+              "nice": None, "sched_idle": False},
 }
 
 
@@ -181,7 +186,16 @@ class ThrottledExecutor(Executor):
         Receives every :class:`TaskRun`; default a bounded :class:`MemorySink` (``.sink``).
     profile:
         ``"cpu"``, ``"io"`` or ``"mixed"``: defaults for backend, worker bound, CPU target
-        and niceness of process workers.
+        and niceness / scheduling class of process workers.
+    sched_idle:
+        Run worker processes and command tasks under Linux ``SCHED_IDLE`` (nice 19 where
+        not permitted), so an interactive task always preempts them. ``None`` takes the
+        profile's (on for ``"cpu"``, off for ``"io"`` and ``"mixed"``). ``True`` also
+        lowers thread-backend slot threads; that is never a profile default because they
+        share the GIL and the executor's lock with the caller (priority inversion).
+    proc:
+        procfs root the sampler reads PSI from (``{proc}/pressure/cpu`` and ``memory``);
+        where it is missing the governor works from CPU and memory alone.
     memory_scope:
         What the governor measures as memory use: ``"system"`` (total minus available)
         or ``"self"`` (RSS of this process and all its descendants).
@@ -208,6 +222,8 @@ class ThrottledExecutor(Executor):
         memory_scope: str = "system",
         sample_interval: float = 0.25,
         seed: int | None = None,
+        sched_idle: bool | None = None,
+        proc: str = "/proc",
     ) -> None:
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}.", profile=profile)
@@ -223,7 +239,15 @@ class ThrottledExecutor(Executor):
             raise ConfigError(f"queue_size must be an integer >= 1; got {queue_size!r}.", queue_size=queue_size)
         prof = PROFILES[profile]
         spec = backend if backend is not None else prof["backend"]
-        self._backend = get_backend(spec, nice=prof["nice"]) if spec == "process" else get_backend(spec)
+        if sched_idle not in (None, True, False):
+            raise ConfigError(f"sched_idle must be None, True or False; got {sched_idle!r}.", sched_idle=sched_idle)
+        idle = prof["sched_idle"] if sched_idle is None else sched_idle
+        if spec == "process":
+            self._backend = get_backend(spec, nice=prof["nice"], sched_idle=idle)
+        elif spec in ("thread", "command"):
+            self._backend = get_backend(spec, sched_idle=idle, idle_threads=sched_idle is True)
+        else:
+            self._backend = get_backend(spec)
         if governor == "auto":
             bound = prof["workers"]() if self._backend.name == prof["backend"] else self._backend.default_workers()
             governor = None if max_workers is not None else Governor(cpu_target=prof["cpu_target"], max_workers=bound)
@@ -281,6 +305,8 @@ class ThrottledExecutor(Executor):
         self._admission = "admitted"
         self._cpu = math.nan
         self._mem = math.nan
+        self._pressure = PressureReader(proc)
+        self._psi: dict[str, float | None] = {"cpu": None, "memory": None}
         self._t0 = time.monotonic()
         if self._governor is not None:
             # Memory is known before the first task is admitted; CPU needs an interval
@@ -847,12 +873,28 @@ class ThrottledExecutor(Executor):
                 pass
         else:
             used = vm.total - vm.available
+        try:
+            psi = self._pressure.read()
+        except Exception as exc:  # the housekeeping thread must survive anything a file holds
+            psi = {"cpu": None, "memory": None}
+            self._pressure.status = f"unavailable ({type(exc).__name__}: {exc})"
+        now = time.monotonic()
+        predictor = self._governor.predictor if self._governor is not None else None
+        if predictor is not None and hasattr(predictor, "observe"):
+            # A ForecastPredictor learns from the same samples, and fits here, outside the
+            # lock: the governor's call below (same ``now``) then returns the cached forecast.
+            predictor.observe(now, cpu, used)
+            try:
+                predictor(now)
+            except Exception:  # the governor's own call reports it in its holding_ note
+                pass
         with self._lock:
-            self._cpu, self._mem = cpu, used
+            self._cpu, self._mem, self._psi = cpu, used, psi
             if self._governor is None:
                 return
             limit = self._governor.update(
-                time.monotonic(), cpu, used, vm.total, running=self._running, queued=len(self._queue)
+                now, cpu, used, vm.total, running=self._running, queued=len(self._queue),
+                cpu_pressure=psi["cpu"], mem_pressure=psi["memory"],
             )
             self._limit_reason = self._governor.reason_
             if limit != self._limit:
@@ -967,6 +1009,9 @@ class ThrottledExecutor(Executor):
                 "paused": self._paused,
                 "cpu": self._cpu,
                 "memory": self._mem,
+                "cpu_pressure": self._psi["cpu"],
+                "memory_pressure": self._psi["memory"],
+                "pressure_status": self._pressure.status,
                 "breakers": self._breaker.snapshot(now) if self._breaker else {},
             }
 

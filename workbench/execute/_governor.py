@@ -17,6 +17,18 @@ Rules, applied at each :meth:`Governor.update`:
   one more worker (present CPU scaled by ``(running + 1) / running``) stays within
   ``cpu_target + hysteresis``. That last test is what stops the classic oscillation
   between a limit that is a bit too low and one that is a bit too high;
+* Linux PSI, when the sampler can read it (``cpu_pressure``/``mem_pressure``: the share
+  of time some runnable task waited for a CPU, or stalled on memory). Utilisation caps at
+  100 % and cannot see a run queue, so with another tenant holding a core our workers
+  can make every interactive task wait while CPU reads "on target". CPU pressure above
+  ``cpu_pressure_target + hysteresis`` lowers the limit by one, memory pressure above
+  ``mem_pressure_target`` by a quarter; an increase also needs both below
+  ``target - hysteresis``. CPU pressure acts only once it has been measured for
+  ``cooldown / 2`` seconds, so a single short interval cannot cut. A cut caused by CPU
+  pressure leaves a *ceiling*: the limit may not climb back to the value that caused it
+  for ``pressure_hold`` seconds, doubled (up to 16 x) each time a retry at that value is
+  cut again. Pressure is a consequence of the limit, not a forecast of it, so without
+  this the limit would probe upwards and fall back at every cooldown;
 * changes are at least ``cooldown`` seconds apart (decreases half that), so the effect
   of one change is measured before the next.
 
@@ -51,6 +63,15 @@ class Decision:
     cpu: float
     mem: float
     reason: str
+    cpu_pressure: float = math.nan
+    mem_pressure: float = math.nan
+
+
+def _smooth(previous: float, sample: float | None, weight: float) -> float:
+    # A missing sample (no PSI on this platform) forgets the signal rather than freezing it.
+    if sample is None or math.isnan(sample):
+        return math.nan
+    return sample if math.isnan(previous) else weight * sample + (1 - weight) * previous
 
 
 class Governor:
@@ -74,10 +95,17 @@ class Governor:
         Bytes the memory target is a fraction of; ``None`` = the ``mem_total`` passed in.
     predictor:
         Optional ``f(now) -> (cpu_fraction, mem_bytes)`` giving a short-horizon forecast
-        (either may be ``None``); for example a forecaster from :mod:`workbench.forecast`
-        fed by the store. Errors from it are logged and ignored.
+        (either may be ``None``), such as :class:`~workbench.execute.ForecastPredictor`
+        (a :mod:`workbench.forecast` model over the executor's recent samples). Errors
+        from it are logged and ignored.
     log_size:
         Number of decisions kept in :attr:`decisions_`.
+    cpu_pressure_target, mem_pressure_target:
+        Share of time (0-1] that tasks may stall waiting for CPU / memory (Linux PSI
+        ``some``) before the limit falls; ``None`` ignores that signal. Used only when
+        :meth:`update` receives pressure values.
+    pressure_hold:
+        Seconds a CPU-pressure cut keeps the limit below the value that caused it.
     """
 
     def __init__(
@@ -93,6 +121,9 @@ class Governor:
         mem_budget: float | None = None,
         predictor: Predictor | None = None,
         log_size: int = 256,
+        cpu_pressure_target: float | None = 0.3,
+        mem_pressure_target: float | None = 0.1,
+        pressure_hold: float = 30.0,
     ) -> None:
         self.cpu_target = cpu_target
         self.mem_target = mem_target
@@ -105,6 +136,9 @@ class Governor:
         self.mem_budget = mem_budget
         self.predictor = predictor
         self.log_size = log_size
+        self.cpu_pressure_target = cpu_pressure_target
+        self.mem_pressure_target = mem_pressure_target
+        self.pressure_hold = pressure_hold
 
     # -- state -------------------------------------------------------------------------
     def _check(self) -> None:
@@ -121,6 +155,13 @@ class Governor:
                 min_workers=self.min_workers,
                 max_workers=self.max_workers,
             )
+        for name in ("cpu_pressure_target", "mem_pressure_target"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value <= 1:
+                raise ConfigError(
+                    f"Governor {name} is a share of time like 0.3 (or None to ignore pressure); got {value!r}.",
+                    **{name: value},
+                )
         if not 0 < self.smoothing <= 1:
             raise ConfigError(f"Governor smoothing must be in (0, 1]; got {self.smoothing!r}.", smoothing=self.smoothing)
 
@@ -136,6 +177,12 @@ class Governor:
         self.limit_ = max(self.min_workers, min(self.upper_, start), 1 if self.upper_ >= 1 else 0)
         self.cpu_ = math.nan
         self.mem_ = math.nan  # smoothed fraction of the budget
+        self.cpu_pressure_ = math.nan  # smoothed PSI shares; nan = not measured
+        self.mem_pressure_ = math.nan
+        self.pressure_since_ = math.nan  # when the current run of CPU-pressure samples began
+        self.ceiling_ = math.inf  # limit a CPU-pressure cut came from ...
+        self.ceiling_until_ = -math.inf  # ... which may not be reached again before this
+        self._hold = self.pressure_hold
         self.mem_bytes_ = math.nan  # latest raw bytes, for admission
         self.budget_ = math.nan
         self.reason_ = "initial limit"
@@ -149,7 +196,8 @@ class Governor:
 
     def set_limits(self, **changes: float | int | None) -> None:
         """Change targets or bounds while running; unknown names raise ``TypeError``."""
-        allowed = {"cpu_target", "mem_target", "min_workers", "max_workers", "hysteresis", "cooldown", "mem_budget"}
+        allowed = {"cpu_target", "mem_target", "min_workers", "max_workers", "hysteresis", "cooldown", "mem_budget",
+                   "cpu_pressure_target", "mem_pressure_target", "pressure_hold"}
         unknown = set(changes) - allowed
         if unknown:
             raise TypeError(f"set_limits() got unknown option(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -163,7 +211,8 @@ class Governor:
 
     # -- policy -------------------------------------------------------------------------
     def _change(self, now: float, new: int, reason: str) -> None:
-        self.decisions_.append(Decision(now, new, self.limit_, self.cpu_, self.mem_, reason))
+        self.decisions_.append(Decision(now, new, self.limit_, self.cpu_, self.mem_, reason,
+                                        self.cpu_pressure_, self.mem_pressure_))
         self.limit_ = new
         self.reason_ = reason
         self.last_change_ = now
@@ -177,8 +226,14 @@ class Governor:
         *,
         running: int,
         queued: int,
+        cpu_pressure: float | None = None,
+        mem_pressure: float | None = None,
     ) -> int:
-        """Feed one sample (CPU fraction of all cores, memory bytes); return the limit."""
+        """Feed one sample (CPU fraction of all cores, memory bytes); return the limit.
+
+        ``cpu_pressure``/``mem_pressure`` are PSI ``some`` shares (0-1) over the last
+        interval, or ``None`` where the platform has no PSI.
+        """
         self._ensure_started(now)
         budget = float(self.mem_budget or mem_total)
         self.budget_ = budget
@@ -187,6 +242,12 @@ class Governor:
         a = self.smoothing
         self.cpu_ = cpu if math.isnan(self.cpu_) else a * cpu + (1 - a) * self.cpu_
         self.mem_ = mem if math.isnan(self.mem_) else a * mem + (1 - a) * self.mem_
+        self.cpu_pressure_ = _smooth(self.cpu_pressure_, cpu_pressure, a)
+        if math.isnan(self.cpu_pressure_):
+            self.pressure_since_ = math.nan
+        elif math.isnan(self.pressure_since_):
+            self.pressure_since_ = now
+        self.mem_pressure_ = _smooth(self.mem_pressure_, mem_pressure, a)
         cpu_eff, mem_eff, source = self.cpu_, self.mem_, "measured"
         if self.predictor is not None:
             try:
@@ -204,11 +265,26 @@ class Governor:
         h = self.hysteresis
         since = now - self.last_change_
         limit = self.limit_
-        if mem_eff > self.mem_target and limit > self.min_workers and since >= self.cooldown / 2:
+        cpu_p, mem_p = self.cpu_pressure_, self.mem_pressure_
+        cpu_pt, mem_pt = self.cpu_pressure_target, self.mem_pressure_target
+        can_lower = limit > self.min_workers and since >= self.cooldown / 2
+        if mem_eff > self.mem_target and can_lower:
             new = max(self.min_workers, limit - max(1, limit // 4))
             self._change(now, new, f"{source} memory {mem_eff:.0%} of budget > target {self.mem_target:.0%}")
-        elif cpu_eff > self.cpu_target + h and limit > self.min_workers and since >= self.cooldown / 2:
+        elif mem_pt is not None and mem_p > mem_pt and can_lower:
+            new = max(self.min_workers, limit - max(1, limit // 4))
+            self._change(now, new, f"memory pressure: tasks stalled {mem_p:.0%} of the time > target {mem_pt:.0%}")
+        elif cpu_eff > self.cpu_target + h and can_lower:
             self._change(now, limit - 1, f"{source} CPU {cpu_eff:.0%} > target {self.cpu_target:.0%} + {h:.0%}")
+        elif cpu_pt is not None and cpu_p > cpu_pt + h and can_lower and now - self.pressure_since_ >= self.cooldown / 2:
+            # (not on the first interval alone: one 0.1 s window of a busy machine is noise)
+            # Back-off doubles when the limit that was cut is the one a retry reached again.
+            retried = limit == self.ceiling_ and now >= self.ceiling_until_
+            self._hold = min(16 * self.pressure_hold, 2 * self._hold) if retried else self.pressure_hold
+            self.ceiling_, self.ceiling_until_ = limit, now + self._hold
+            self._change(now, limit - 1, (
+                f"CPU pressure: runnable tasks waited {cpu_p:.0%} of the time > target {cpu_pt:.0%} + {h:.0%} "
+                f"(the run queue is longer than the cores); no return to {limit} for {self._hold:.0f}s"))
         elif (
             limit < self.upper_
             and queued > 0
@@ -218,10 +294,20 @@ class Governor:
             and mem_eff < self.mem_target - h
         ):
             expected = cpu_eff * (running + 1) / running if running else cpu_eff
-            if expected <= self.cpu_target + h:
-                self._change(now, limit + 1, f"{source} CPU {cpu_eff:.0%} and memory {mem_eff:.0%} below targets, tasks waiting")
-            else:
+            if expected > self.cpu_target + h:
                 self.holding_ = f"holding: one more worker would bring CPU to ~{expected:.0%}"
+            elif cpu_pt is not None and cpu_p >= cpu_pt - h:
+                self.holding_ = f"holding: CPU pressure {cpu_p:.0%} is not below target {cpu_pt:.0%} - {h:.0%}"
+            elif mem_pt is not None and mem_p >= mem_pt - h:
+                self.holding_ = f"holding: memory pressure {mem_p:.0%} is not below target {mem_pt:.0%} - {h:.0%}"
+            elif limit + 1 >= self.ceiling_ and now < self.ceiling_until_:
+                self.holding_ = (f"holding: CPU pressure cut the limit from {self.ceiling_:.0f}; it may "
+                                 f"return there in {self.ceiling_until_ - now:.0f}s")
+            else:
+                why = f"{source} CPU {cpu_eff:.0%} and memory {mem_eff:.0%} below targets"
+                if not math.isnan(cpu_p):
+                    why += f", CPU pressure {cpu_p:.0%}"
+                self._change(now, limit + 1, why + ", tasks waiting")
         elif limit < self.min_workers:
             self._change(now, self.min_workers, "raised to min_workers")
         return self.limit_

@@ -28,6 +28,7 @@ from workbench.execute._errors import (
     TaskTimeoutError,
     WorkerDiedError,
 )
+from workbench.execute._sched import lower_priority
 
 try:  # cloudpickle (a Dask dependency) also ships lambdas and closures
     import cloudpickle as _pickler
@@ -59,11 +60,10 @@ def _rss_now() -> tuple[int, int]:
     return rss, hwm
 
 
-def _worker_main(conn, sys_path: list[str], nice: int | None) -> None:
+def _worker_main(conn, sys_path: list[str], nice: int | None, sched_idle: bool = False) -> None:
     sys.path[:] = sys_path
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    if nice:
-        os.nice(nice)
+    lower_priority(sched_idle, nice)
     while True:
         try:
             data = conn.recv_bytes()
@@ -105,10 +105,10 @@ def _rss_of(pid: int) -> int:
 
 
 class _Worker:
-    def __init__(self, ctx, nice: int | None) -> None:
+    def __init__(self, ctx, nice: int | None, sched_idle: bool = False) -> None:
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child, list(sys.path), nice), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, list(sys.path), nice, sched_idle), daemon=True)
         self.proc.start()
         child.close()
 
@@ -128,6 +128,10 @@ class _Worker:
 class ProcessBackend(Backend):
     """Each slot owns a worker process (``forkserver`` start, ``nice`` applied once).
 
+    ``sched_idle=True`` runs workers (and the processes their tasks start) under Linux
+    ``SCHED_IDLE``, so any ordinary task that wakes up preempts them at once; where that
+    is not permitted they run at nice 19 instead (see :mod:`workbench.execute._sched`).
+
     ``memory_limit`` (bytes, per task, optional; a task's ``resources={"memory": ...}``
     declares its own) is enforced by sampling the worker's tree RSS every 50 ms and
     killing it past the limit, which works for native allocations and child processes.
@@ -136,8 +140,10 @@ class ProcessBackend(Backend):
     name = "process"
     measures_memory = True
 
-    def __init__(self, nice: int | None = None, start_method: str | None = None, memory_limit: int | None = None) -> None:
+    def __init__(self, nice: int | None = None, start_method: str | None = None, memory_limit: int | None = None,
+                 sched_idle: bool = False) -> None:
         self.nice = nice
+        self.sched_idle = sched_idle
         methods = multiprocessing.get_all_start_methods()
         self.start_method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
         self.memory_limit = memory_limit
@@ -152,7 +158,7 @@ class ProcessBackend(Backend):
         if w is None or not w.proc.is_alive():
             if w is not None:
                 self._drop(state, kill=True)
-            w = _Worker(self._ctx, self.nice)
+            w = _Worker(self._ctx, self.nice, self.sched_idle)
             self._workers.add(w)
             state["worker"] = w
         return w
