@@ -20,16 +20,21 @@ How it measures, and why that way:
 * RSS is sampled twice a second: the monitor's own RSS and, separately, the
   peak RSS of any child process, because a child's memory is real but
   short-lived and should not be blended into the resident figure.
-* The agent compacts in a child process every ``compact_interval`` (300 s by
-  default), which a 60 s window would mostly miss. So after the agent's run
-  the script stages what one default cycle finds, the L0 files of 300 s of
-  recording (the agent's own files, copied under new names until there are
-  as many as 300 s of flushes make), runs the same child command the agent
-  runs over them, and adds its CPU spread over 300 s to the agent's figure.
-  Its peak RSS is reported on its own.
+* The agent absorbs its L0 files into chunks itself every 10 s (inside the
+  measured window), and runs the full compaction cycle in a child process
+  every ``compact_interval`` (300 s by default), which a 60 s window would
+  mostly miss. So after the agent's run the script stages what one default
+  cycle finds -- 300 s of the agent's own L0 files, copied under new names,
+  absorbed 10 at a time by the agent's own absorb step -- runs the same
+  child command the agent runs over it, and adds its CPU spread over 300 s
+  to the agent's figure. Its peak RSS is reported on its own.
+* ``--live-reads SECONDS`` measures the other side instead: how many files a
+  reader of a live agent's home must open, and the latency of "last 5 min"
+  and "last 1 h" of one metric while the agent records.
 
     nice -n 5 .venv/bin/python benchmarks/agent_overhead.py [--duration 60] [--procs 300]
         [--config workbench.toml] [--only agent|glances] [--json out.json] [--strict]
+    nice -n 5 .venv/bin/python benchmarks/agent_overhead.py --live-reads 150
 
 Prints both figures, the ratio and whether each target is met; the exit status
 is 0 unless ``--strict`` is given and a target is missed.
@@ -147,6 +152,10 @@ class Compaction:
     cpu_idle_s: float  # CPU of a cycle with nothing to absorb (start-up and imports alone)
     peak_rss_mib: float
     interval_s: float  # the agent's default compact_interval
+    # The child on 300 s of L0 files nobody absorbed (the agent's absorb step failing, or
+    # the layout before the agent absorbed): the old default cycle, kept for comparison.
+    l0_cpu_s: float = 0.0
+    l0_peak_rss_mib: float = 0.0
 
     @property
     def amortized_pct(self) -> float:
@@ -168,8 +177,17 @@ def _run_compaction_child(home: Path, host: str, policy: str) -> tuple[float, di
 
 
 def measure_compaction(agent_home: Path, work: Path, config: str | None) -> Compaction:
-    """Run the agent's compaction child on one interval's worth of the agent's L0 files."""
+    """Run the agent's compaction child on what it finds after one interval of the agent's recording.
+
+    The agent's files are staged as the agent produces them: ``flush_interval``
+    L0 files at a time, with the agent's own absorb step (``absorb_once``, in
+    this process: its CPU is agent-loop CPU, already inside the measured
+    window) after every ``absorb_interval`` of them. Then the child runs the
+    full cycle on the result, as it would every ``compact_interval``.
+    """
     from workbench.config import Config, load_config
+    from workbench.store._compact import CompactionPolicy, Compactor
+    from workbench.store._layout import Layout
 
     cfg = load_config(config) if config else Config()  # as the agent sees it: that file or every default
     policy = json.dumps(cfg.compaction_policy_kwargs())
@@ -178,18 +196,96 @@ def measure_compaction(agent_home: Path, work: Path, config: str | None) -> Comp
     if not files:
         raise RuntimeError(f"the agent wrote no L0 files under {agent_home}")
     want = round(cfg.agent.compact_interval / cfg.agent.flush_interval)
-    incoming = work / "hosts" / host / "incoming"
-    incoming.mkdir(parents=True)
-    for i in range(want):  # copies keep the agent's file contents and time range; new stream names
-        src = files[i % len(files)]
-        _stream, seq, tmin, tmax = src.stem.rsplit("-", 3)
-        shutil.copyfile(src, incoming / f"benchcopy{i // len(files)}-{seq}-{tmin}-{tmax}.parquet")
+    per_absorb = max(1, round(min(cfg.agent.absorb_interval, cfg.agent.compact_interval) / cfg.agent.flush_interval))
+    def stage(home: Path, absorb: bool) -> int:
+        incoming = home / "hosts" / host / "incoming"
+        incoming.mkdir(parents=True)
+        steps = Compactor(Layout(home), host, CompactionPolicy(**cfg.compaction_policy_kwargs()))
+        by_steps = 0
+        for i in range(want):  # copies keep the agent's file contents and time range; new stream names
+            src = files[i % len(files)]
+            _stream, seq, tmin, tmax = src.stem.rsplit("-", 3)
+            shutil.copyfile(src, incoming / f"benchcopy{i // len(files)}-{seq}-{tmin}-{tmax}.parquet")
+            if absorb and (i + 1) % per_absorb == 0:
+                by_steps += steps.absorb_once().absorbed
+        return by_steps
+
+    by_steps = stage(work, absorb=True)
     cpu, report = _run_compaction_child(work, host, policy)
-    if report["absorbed"] != want:
-        raise RuntimeError(f"compaction absorbed {report['absorbed']} of {want} staged files")
+    if by_steps + report["absorbed"] != want:
+        raise RuntimeError(f"{by_steps} + {report['absorbed']} of {want} staged files were absorbed")
     idle, report2 = _run_compaction_child(work, host, policy)
     peak = max(report["peak_rss_bytes"], report2["peak_rss_bytes"]) / 2**20
-    return Compaction(want, cpu, idle, peak, cfg.agent.compact_interval)
+    stage(work / "l0-only", absorb=False)
+    l0_cpu, report3 = _run_compaction_child(work / "l0-only", host, policy)
+    if report3["absorbed"] != want:
+        raise RuntimeError(f"compaction absorbed {report3['absorbed']} of {want} staged files")
+    return Compaction(want, cpu, idle, peak, cfg.agent.compact_interval, l0_cpu, report3["peak_rss_bytes"] / 2**20)
+
+
+def live_reads(seconds: float, config: str | None, *, repeats: int = 21) -> dict:
+    """What a reader of a live agent's home pays: files to open, and query latency.
+
+    Records for ``seconds`` with a real agent, counting once a second the files
+    a reader's snapshot would open for "the last 5 minutes" (L0 files not yet
+    absorbed plus raw chunks) and the L0 files waiting in ``incoming/``; then,
+    with the agent still recording, times two dashboard queries: the last
+    5 min and the last 1 h of one metric, raw (median of ``repeats`` runs).
+    """
+    from workbench.store import Store
+    from workbench.store._layout import Layout
+    from workbench.store._snapshot import take_snapshot
+
+    with tempfile.TemporaryDirectory(prefix="wb-live-reads-") as tmp:
+        home = Path(tmp) / "home"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+        proc = subprocess.Popen(agent_cmd(home, seconds + 120, config), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=env, cwd=tmp, start_new_session=True)
+        counts: list[tuple[float, int, int]] = []  # (seconds since start, files to open, L0 in incoming/)
+        try:
+            t0 = time.monotonic()
+            while (el := time.monotonic() - t0) < seconds:
+                time.sleep(1.0)
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the agent exited (code {proc.returncode}): "
+                                       f"{proc.stderr.read().decode(errors='replace')[-2000:]}")
+                layout = Layout(home)
+                if not layout.hosts():
+                    continue
+                snap = take_snapshot(layout)
+                now_us = time.time_ns() // 1000
+                opened = len(snap.raw(now_us - 300 * 1_000_000, None))
+                l0 = sum(f.tier == "l0" for f in snap.files)
+                counts.append((el, opened, l0))
+            store = Store(home)
+            lat = {}
+            for label, start in (("last 5 min, one metric", "5min"), ("last 1 h raw, one metric", "1h")):
+                store.query("system.cpu.utilization", start)  # warm the connection and the page cache
+                runs = []
+                for _ in range(repeats):
+                    q0 = time.perf_counter()
+                    df = store.query("system.cpu.utilization", start)
+                    runs.append(time.perf_counter() - q0)
+                lat[label] = (statistics.median(runs) * 1000, len(df))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+    late = [c for c in counts if c[0] >= 30]  # after the first absorb interval(s)
+    out = {
+        "seconds": seconds,
+        "max_files_to_open": max(c[1] for c in late),
+        "mean_files_to_open": statistics.fmean(c[1] for c in late),
+        "max_l0_waiting": max(c[2] for c in late),
+        "final_files_to_open": counts[-1][1],
+        "latency_ms": {k: v[0] for k, v in lat.items()},
+        "rows": {k: v[1] for k, v in lat.items()},
+    }
+    print(f"live reads after {seconds:g} s of recording (counted from 30 s on):")
+    print(f"  files a 5-minute query opens: max {out['max_files_to_open']}, mean {out['mean_files_to_open']:.1f}, "
+          f"at the end {out['final_files_to_open']}; L0 files waiting: max {out['max_l0_waiting']}")
+    for k, (ms, rows) in lat.items():
+        print(f"  {k}: median {ms:.1f} ms ({rows} rows, {repeats} runs)")
+    return out
 
 
 def find_glances() -> str:
@@ -210,9 +306,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the results to this JSON file")
     ap.add_argument("--config", help="run the agent with this workbench.toml (default: none, every default)")
     ap.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
+    ap.add_argument("--live-reads", type=float, metavar="SECONDS",
+                    help="instead: record SECONDS with an agent and measure what its readers pay (files, latency)")
     args = ap.parse_args(argv)
     if args.config:
         args.config = str(Path(args.config).resolve())
+    if args.live_reads:
+        load = os.getloadavg()
+        print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+        out = live_reads(args.live_reads, args.config)
+        if args.json:
+            Path(args.json).write_text(json.dumps({**out, "load_average": load,
+                                                   "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1))
+        return 0
 
     glances = find_glances() if args.only != "agent" else ""
     total = args.warmup + args.duration + 10
@@ -253,10 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         a = results["agent"]
         assert comp is not None
         total_pct = a.cpu_pct + comp.amortized_pct
-        print(f"\nagent compaction child, one default cycle ({comp.files} L0 files, {comp.interval_s:g} s of "
+        print(f"\nagent compaction child, one default cycle ({comp.files} L0 files absorbed by the agent, {comp.interval_s:g} s of "
               f"recording): {comp.cpu_s:.2f} s CPU (of which {comp.cpu_idle_s:.2f} s start-up, measured on an "
               f"empty cycle), peak RSS {comp.peak_rss_mib:.1f} MiB")
         print(f"  every {comp.interval_s:g} s: {comp.amortized_pct:.3f} % of one core on average")
+        print(f"  (the child on {comp.files} L0 files nobody absorbed: {comp.l0_cpu_s:.2f} s CPU, peak RSS "
+              f"{comp.l0_peak_rss_mib:.1f} MiB)")
         if args.config:
             print(f"  (agent configured by {args.config})")
         print(f"agent total (loop {a.cpu_pct:.3f} % + compaction {comp.amortized_pct:.3f} %): {total_pct:.3f} % of one core")

@@ -4,14 +4,25 @@ One thread collects and flushes; it never does slow work. Every
 ``flush_interval`` the buffer becomes one atomic L0 segment, so a ``kill -9``
 loses at most that much; SIGINT/SIGTERM flush everything first.
 
-Compaction (merging files, rolling up, expiring) runs every
-``compact_interval`` in a short-lived child process
-(:mod:`workbench._compaction_child`), started and awaited by a second thread
-so a large merge never delays a tick. The child, not the agent, imports
-DuckDB: the agent's hot path needs only psutil and pyarrow's Parquet writer,
-which keeps it near 80 MiB resident instead of ~145 MiB with the query
-engines loaded (docs/benchmarks/agent.md). For the same reason nothing here
-imports pandas.
+Compaction has two parts, both driven by a second thread so that no file
+work ever delays a tick:
+
+* every ``absorb_interval`` (10 s) the agent itself absorbs the one-second L0
+  files of open hours into a few larger chunk files
+  (:meth:`Compactor.absorb_once`, Parquet reader and writer only), so a
+  dashboard reading the last minutes opens a handful of files, not one per
+  second of recording;
+* every ``compact_interval`` the heavy part (sealing hours and days,
+  rollups, expiry) runs in a short-lived child process
+  (:mod:`workbench._compaction_child`) that imports DuckDB, so the agent
+  never does: its hot path needs only psutil and pyarrow's Parquet reader
+  and writer, which keeps it near 75 MiB resident instead of ~145 MiB with
+  the query engines loaded (docs/benchmarks/agent.md). For the same reason
+  nothing here imports pandas.
+
+Both parts write the host's manifest; running them one after the other on
+that one thread is what guarantees they never do so at the same time (the
+child takes no lock of its own: it works under the agent's host lock).
 
 Alert rules from ``[alerts]`` are evaluated on every sample as it is
 collected (:mod:`workbench.detect._live`, imported only when rules exist).
@@ -47,6 +58,7 @@ from workbench.catalog import MetricSpec
 from workbench.collect import Collector, registry
 from workbench.config import Config, load_config
 from workbench.errors import ConfigError
+from workbench.store._compact import CompactionPolicy, Compactor
 from workbench.store._lock import HostLock
 from workbench.store._segment import SAMPLE_SCHEMA, TS
 from workbench.store._store import Store
@@ -65,6 +77,7 @@ AGENT_METRICS = (
     MetricSpec("workbench.agent.collector.duration", "s", "gauge", "Wall time of the collector's last collect().", "agent"),
     MetricSpec("workbench.agent.flush.duration", "s", "gauge", "Wall time of the last flush to the store.", "agent"),
     MetricSpec("workbench.agent.compaction.duration", "s", "gauge", "Wall time of the last compaction cycle.", "agent"),
+    MetricSpec("workbench.agent.absorb.duration", "s", "gauge", "Wall time of the agent's last absorb step (L0 files into chunks).", "agent"),
     MetricSpec("workbench.agent.compaction.rss", "By", "gauge", "Peak resident memory of the last compaction child process.", "agent"),
     MetricSpec("workbench.agent.compaction.failures", "{failure}", "counter", "Compaction cycles that failed since the agent started.", "agent"),
     MetricSpec("workbench.agent.alerts.firing", "{alert}", "gauge", "Alerts firing now, from the rules the agent evaluates.", "agent"),
@@ -74,7 +87,6 @@ AGENT_METRICS = (
 # failure); it is generous because a first run after a long outage can merge
 # hours of files.
 _COMPACT_TIMEOUT = 900.0
-
 
 @dataclass
 class _Slot:
@@ -130,6 +142,7 @@ class Agent:
         *,
         collectors: list[Collector] | None = None,
         store: Store | None = None,
+        absorb_interval: float | None = None,
     ) -> None:
         self.config = config or load_config()
         cfg = self.config
@@ -137,6 +150,9 @@ class Agent:
         self.host = self.store.host
         self.collectors = collectors if collectors is not None else build_collectors(cfg)
         self.alerts = _live_alerts(cfg, self.store)
+        # Readers of recent data open about absorb_interval seconds of L0 files plus a
+        # few chunks; each step costs a few ms, so shorter intervals buy little.
+        self.absorb_interval = absorb_interval if absorb_interval is not None else cfg.agent.absorb_interval
         self._stop = threading.Event()
         self._lock: HostLock | None = None
         # (metric, labels, ts_us, value): tuples sort into the order segments are written in
@@ -147,6 +163,7 @@ class Agent:
         self._last_flush: float | None = None
         self._last_flush_duration = 0.0
         self._compaction: dict[str, Any] = {}
+        self._absorb: dict[str, Any] = {"runs": 0, "failures": 0, "absorbed": 0, "merged": 0, "last_error": ""}
         self._alert_errors = 0
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=120)
 
@@ -267,6 +284,8 @@ class Agent:
         rows.append(("workbench.agent.buffer.size", "", float(len(self._buf))))
         rows.append(("workbench.agent.samples.dropped", "", float(self.summary.dropped)))
         rows.append(("workbench.agent.flush.duration", "", self._last_flush_duration))
+        if self._absorb.get("seconds") is not None:
+            rows.append(("workbench.agent.absorb.duration", "", float(self._absorb["seconds"])))
         if self._compaction.get("seconds") is not None:
             rows.append(("workbench.agent.compaction.duration", "", float(self._compaction["seconds"])))
         if self._compaction.get("peak_rss_bytes"):
@@ -323,9 +342,38 @@ class Agent:
         self._rate_window.append((time.monotonic(), self.summary.samples_written))
 
     def _compact_loop(self) -> None:
-        """Start a compaction child every ``compact_interval``."""
-        while not self._stop.wait(self.config.agent.compact_interval):
-            self._compact_once()
+        """Absorb every ``absorb_interval``; start a full compaction child every ``compact_interval``.
+
+        One thread runs both, one after the other: that is what keeps the
+        agent's absorb step and the child from replacing the manifest at the
+        same time.
+        """
+        full_every = self.config.agent.compact_interval
+        compactor = Compactor(self.store.layout, self.host,
+                              CompactionPolicy(**self.config.compaction_policy_kwargs()))
+        next_full = time.monotonic() + full_every
+        while not self._stop.wait(min(self.absorb_interval, full_every)):
+            if time.monotonic() >= next_full:
+                self._compact_once()
+                next_full = time.monotonic() + full_every
+            else:
+                self._absorb_once(compactor)
+
+    def _absorb_once(self, compactor: Compactor) -> None:
+        """One light step in this process; a failure is logged and counted, the files stay in L0."""
+        a = self._absorb
+        a["runs"] += 1
+        try:
+            report = compactor.absorb_once()
+        except Exception as exc:  # noqa: BLE001 - the next step or the full cycle retries
+            a["failures"] += 1
+            a["last_error"] = f"{type(exc).__name__}: {exc}"
+            if a["failures"] in (1, 10, 100) or a["failures"] % 1000 == 0:
+                log.error("absorbing L0 files failed (%d times so far): %s; they stay in incoming/ and are "
+                          "retried", a["failures"], a["last_error"], exc_info=True)
+            return
+        a.update(at=time.time(), seconds=report.seconds, absorbed=a["absorbed"] + report.absorbed,
+                 merged=a["merged"] + report.merged)
 
     def _compact_once(self) -> None:
         """One compaction cycle in a child process; a failure is logged and counted, data stays in L0."""
@@ -412,6 +460,7 @@ class Agent:
                 for s in slots
             },
             "compaction": self._compaction,
+            "absorb": self._absorb,
             "alerts": self.alerts.status() if self.alerts is not None else None,
             "alert_errors": self._alert_errors,
         }
@@ -452,7 +501,8 @@ def _live_alerts(cfg: Config, store: Store):
         return None
     from workbench.detect._live import LiveAlerts
 
-    return LiveAlerts.from_config(cfg.alerts, cfg.notify, store)
+    return LiveAlerts.from_config(cfg.alerts, cfg.notify, store,
+                                  state_path=store.layout.alert_state(store.host))
 
 
 def read_status(home: str | os.PathLike, host: str | None = None) -> list[dict]:

@@ -35,10 +35,12 @@ def _is_secret_key(key: str) -> bool:
 class AgentConfig:
     interval: float = 1.0  # default collector interval, seconds
     flush_interval: float = 1.0  # buffer -> store; bounds what kill -9 can lose
-    # Compaction runs in a short-lived child process (DuckDB stays out of the
-    # agent's memory); each start costs ~0.3 s of CPU, so not too often. Until
-    # then readers read the L0 files directly: at 300 s that is up to ~300
-    # small files, ~0.1 s per query.
+    # The agent itself folds its one-second files into chunks every
+    # absorb_interval (pyarrow only, a few ms), so readers of recent data open
+    # about that many small files plus a few chunks.
+    absorb_interval: float = 10.0
+    # Sealing hours and days, rollups, retention: a short-lived child process
+    # (DuckDB stays out of the agent's memory); each start costs ~0.3 s of CPU.
     compact_interval: float = 300.0
     status_interval: float = 2.0
     buffer_limit: int = 200_000  # samples held in memory at most if the disk stalls
@@ -55,7 +57,7 @@ class StoreConfig:
 
 
 _DURATION_FIELDS = {
-    "interval", "flush_interval", "compact_interval", "status_interval",
+    "interval", "flush_interval", "absorb_interval", "compact_interval", "status_interval",
     "retention_raw", "retention_1m", "retention_1h", "seal_delay", "gc_grace",
 }
 

@@ -6,6 +6,13 @@ with no for-duration fires on the sample itself), ``tick`` advances time
 (for-durations, absence of data, escalation, flap recovery). Every state
 change becomes a record (a dict; :meth:`drain_records` gives a DataFrame for
 the store's ``alerts`` table) carrying its evidence.
+
+The agent runs this on every sample it collects, so the module imports
+neither pandas nor the detector registry (scikit-learn through the
+IsolationForest detector): pandas is imported by the methods that return
+DataFrames or build a history for a forecaster, detectors by the first
+anomaly rule that needs one. An agent with threshold rules stays small
+(docs/benchmarks/agent.md).
 """
 
 from __future__ import annotations
@@ -14,25 +21,27 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from numbers import Real
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from workbench.detect._base import Detector
 from workbench.detect._errors import RuleError
 from workbench.detect._notify import Notification, Router
-from workbench.detect._registry import make_detector
 from workbench.detect._rules import SEVERITIES, Rule
 from workbench.detect._silence import Silence
 from workbench.labels import format_labels, parse_labels
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from workbench.detect._base import Detector
 
 __all__ = ["Alert", "AlertManager", "Forecaster", "RECORD_COLUMNS"]
 
 #: ``forecaster(history, horizon_seconds, level, op) -> probability`` that the
 #: series crosses ``level`` (``op`` '>' or '<') within the horizon. Any
 #: forecaster can be adapted to it, so this module does not depend on one.
-Forecaster = Callable[[pd.Series, float, float, str], float]
+Forecaster = Callable[["pd.Series", float, float, str], float]
 
 RECORD_COLUMNS = [
     "ts", "alert_id", "rule", "kind", "event", "state", "previous", "host", "metric", "labels",
@@ -210,6 +219,8 @@ class AlertManager:
 
     def firing(self) -> pd.DataFrame:
         """Current pending and firing alerts, most severe first."""
+        import pandas as pd
+
         rows = [
             {
                 "alert_id": a.alert_id, "rule": a.rule.name, "state": a.state, "severity": a.severity,
@@ -225,10 +236,22 @@ class AlertManager:
 
     def drain_records(self) -> pd.DataFrame:
         """Take the records made so far as a DataFrame (for ``store.append_records('alerts', df)``)."""
+        import pandas as pd
+
         rows, self.records = self.records, []
         frame = pd.DataFrame(rows, columns=RECORD_COLUMNS)
         frame["ts"] = pd.to_datetime(frame["ts"], unit="s", utc=True)
         return frame
+
+    def drain_arrow(self):
+        """Take the records made so far as an Arrow table (the columns of :data:`RECORD_COLUMNS`).
+
+        The agent's way to the ``alerts`` table: the DataFrame of
+        :meth:`drain_records` would load pandas (~45 MiB resident) into the
+        agent the first time a rule changes state.
+        """
+        rows, self.records = self.records, []
+        return _records_table(rows)
 
     # -- internals ------------------------------------------------------
     def _alert(self, rule: Rule, host: str, metric: str, labels: str) -> Alert:
@@ -253,13 +276,19 @@ class AlertManager:
             key = f"{rule.detector}{rule.params}"
             det = series.detectors.get(key)
             if det is None:
+                # The registry loads every detector (scikit-learn, pandas): on first use only.
+                from workbench.detect._registry import make_detector
+
                 det = series.detectors[key] = make_detector(rule.detector, **dict(rule.params))
             score = det.update(now, value)
             return rule.breached(score, level), {"value": value, "score": score}
         # predicted
+        import pandas as pd
+
         hist = pd.Series(
             [v for _, v in series.history],
             index=pd.to_datetime([t for t, _ in series.history], unit="s", utc=True),
+            name=(alert.host, alert.metric, alert.labels),  # lets a forecaster cache per series
         )
         prob = float(self.forecaster(hist, rule.horizon_seconds, rule.fire, rule.op))
         return prob >= rule.probability, {"value": value, "probability": prob}
@@ -349,9 +378,61 @@ class AlertManager:
                 self.router.send(note)
 
 
+#: Arrow types of :data:`RECORD_COLUMNS` as :meth:`AlertManager.drain_arrow` writes them.
+_RECORD_TYPES = {
+    "ts": "timestamp", "value": "double", "score": "double", "probability": "double",
+    "silenced": "bool", "flapping": "bool",
+}
+
+
+def _records_table(rows: list[dict]):
+    """Records as an Arrow table, built from raw buffers.
+
+    Not ``pa.array``/``pa.Table.from_pylist``: both probe their input for
+    pandas objects and so import pandas.
+    """
+    import array
+
+    import pyarrow as pa
+
+    n = len(rows)
+    columns, fields = [], []
+    for name in RECORD_COLUMNS:
+        kind = _RECORD_TYPES.get(name, "string")
+        values = [r[name] for r in rows]
+        if kind == "timestamp":
+            type_ = pa.timestamp("us", tz="UTC")
+            data = array.array("q", (round(v * 1e6) for v in values))
+            col = pa.Array.from_buffers(type_, n, [None, pa.py_buffer(data)])
+        elif kind == "double":
+            type_ = pa.float64()
+            col = pa.Array.from_buffers(type_, n, [None, pa.py_buffer(array.array("d", map(float, values)))])
+        elif kind == "bool":
+            type_ = pa.bool_()
+            bits = bytearray((n + 7) // 8)
+            for i, v in enumerate(values):
+                if v:
+                    bits[i >> 3] |= 1 << (i & 7)
+            col = pa.Array.from_buffers(type_, n, [None, pa.py_buffer(bytes(bits))])
+        else:
+            type_ = pa.string()
+            builder = pa.lib.StringBuilder()
+            for v in values:
+                builder.append(None if v is None else str(v))
+            col = builder.finish()
+        columns.append(col)
+        fields.append(pa.field(name, type_))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
 def _seconds(ts: Any) -> float:
-    if isinstance(ts, int | float | np.floating | np.integer):
+    """Epoch seconds of ``ts``: a number (the agent's hot path, no pandas), a datetime or anything pandas parses."""
+    if isinstance(ts, Real):  # int, float and numpy's numbers alike
         return float(ts)
+    if isinstance(ts, datetime) and ts.tzinfo is not None:
+        return ts.timestamp()
+    import pandas as pd
+
     stamp = pd.Timestamp(ts)
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from workbench.detect._base import Detector
 from workbench.errors import DataError
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest
 
 __all__ = ["IsolationForestDetector"]
 
@@ -72,6 +74,9 @@ class IsolationForestDetector(Detector):
         if len(self.buffer_) >= min(self.grace_period, self.window) and (
             self.forest_ is None or self.since_fit_ >= self.refit_every
         ):
+            # scikit-learn (~90 MiB resident) is imported on the first fit, not with the module.
+            from sklearn.ensemble import IsolationForest
+
             self.forest_ = IsolationForest(
                 n_estimators=self.n_estimators,
                 max_samples=min(256, len(self.buffer_)),

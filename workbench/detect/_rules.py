@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from workbench.detect._errors import RuleError
 
 __all__ = ["KINDS", "SEVERITIES", "Matcher", "Rule", "rule_from_dict", "rules_from_config"]
@@ -108,12 +106,26 @@ class Rule:
         return value > level if self.op == ">" else value < level
 
 
+def _parse_duration(text: str) -> float:
+    """'30s', '5min', '1h' without pandas (the agent parses rules and must not load it);
+    anything else pandas understands ('1h30min', '2 days') through pandas."""
+    from workbench.errors import DataError
+    from workbench.store._timeutil import parse_duration
+
+    try:
+        return parse_duration(text)
+    except DataError:
+        import pandas as pd
+
+        return pd.Timedelta(text).total_seconds()
+
+
 def _seconds(rule: str, key: str, value: Any) -> float:
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
             seconds = float(value)
         else:
-            seconds = pd.Timedelta(str(value)).total_seconds()
+            seconds = _parse_duration(str(value))
     except (ValueError, TypeError):
         raise RuleError(
             f"Rule {rule!r}: {key!r} must be a duration like '30s', '5min' or '1h' "

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from workbench.detect._errors import RuleError
 from workbench.detect._rules import Matcher
 
@@ -66,12 +64,22 @@ class Silence:
 def _when(key: str, value: Any) -> float | None:
     if value is None:
         return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise RuleError(f"Silence: {key!r} must be a timestamp like '2026-01-01T02:00Z'; got {value!r}.") from None
+    if isinstance(value, dt.datetime):
+        ts = value
+    else:
+        try:  # ISO 8601 without pandas (the agent parses silences and must not load it)
+            ts = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            try:
+                import pandas as pd
+
+                ts = pd.Timestamp(value).to_pydatetime()
+            except (ValueError, TypeError):
+                raise RuleError(
+                    f"Silence: {key!r} must be a timestamp like '2026-01-01T02:00Z'; got {value!r}."
+                ) from None
     if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
+        ts = ts.replace(tzinfo=dt.UTC)
     return ts.timestamp()
 
 

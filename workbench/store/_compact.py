@@ -25,10 +25,26 @@ down, a bulk load such as the demo) therefore goes from L0 straight into day
 files -- three files per day instead of a chunk, an hour file and two
 rollups per hour and then a rewrite into the day -- and every unit of a
 cycle becomes visible in the cycle's single manifest replacement.
+
+Two entry points share one manifest and must never run at the same time
+(the agent calls both from its one compactor thread):
+
+* :meth:`Compactor.absorb_once`, the light step, run by the agent itself
+  every few seconds: L0 files of open hours become raw chunks (and chunks
+  merge), so readers of recent data open a handful of files instead of one
+  per second of recording. It needs only pyarrow's Parquet reader and
+  writer -- no DuckDB, no pyarrow.compute, no pandas -- because it runs in
+  the agent's process, whose resident memory is a published figure.
+* :meth:`Compactor.run_once`, the full cycle (sealing hours and days,
+  rollups, expiry), run in a short-lived child process that imports DuckDB.
+
+This module therefore imports DuckDB and ``pyarrow.compute`` only inside the
+methods of the full cycle.
 """
 
 from __future__ import annotations
 
+import array
 import datetime as _dt
 import logging
 import os
@@ -36,9 +52,8 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -52,13 +67,20 @@ from workbench.store._segment import (
     SAMPLE_SCHEMA,
     SAMPLE_WRITE,
     SEALED_ZSTD_LEVEL,
+    TS,
+    SegmentWriter,
     fsync_dir,
+    read_segment,
     read_table,
     sort_samples,
+    ts_range,
     write_samples,
     write_stream,
 )
 from workbench.store._timeutil import now_us
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["Compactor", "CompactionReport", "CompactionPolicy"]
 
@@ -67,6 +89,14 @@ log = logging.getLogger("workbench.store.compact")
 US = 1_000_000
 HOUR = 3600 * US
 DAY = 86400 * US
+
+# Row groups of chunks: chunks live an hour at most and are read whole by the
+# queries of recent data; a smaller group bounds what the agent holds in
+# memory while it absorbs or merges, and lets DuckDB skip groups by time.
+CHUNK_GROUP_ROWS = 32 * 1024
+# At most this many L0 files per light step, so a backlog never holds the
+# agent's compactor thread for long; the rest waits for the next step.
+ABSORB_MAX_FILES = 2000
 
 
 def _hour(t: int) -> int:
@@ -133,6 +163,8 @@ class Compactor:
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
+            import duckdb
+
             # A sealed day is sorted by one query; past the memory limit DuckDB
             # spills to a dot-directory of the host (readers ignore dot-names).
             spill = self.layout.host_dir(self.host) / ".compact-spill"
@@ -186,7 +218,87 @@ class Compactor:
         report.seconds = time.perf_counter() - t0
         return report
 
+    def absorb_once(self) -> CompactionReport:
+        """The light step: absorb L0 files of open hours into chunks, merge chunks, collect garbage.
+
+        Safe to run between full cycles (never during one): it changes the
+        manifest the same way the full cycle does, in one atomic replacement.
+        L0 files it cannot handle cheaply -- rows in a closed hour, an hour
+        boundary inside the file, another schema -- stay in ``incoming/``
+        for :meth:`run_once`.
+        """
+        t0 = time.perf_counter()
+        report = CompactionReport()
+        m = load_manifest(self.layout.manifest(self.host), self.host)
+        now = self.clock()
+        self._gc(m, now, report)
+        open_from = _hour(now - int(self.policy.seal_delay_s * US) - HOUR) + HOUR
+        self._absorb_open(m, now, open_from, report)
+        self._merge_chunks(m, now, open_from, report)
+        if report.changed() or report.deleted:
+            save_manifest(self.layout.manifest(self.host), m)
+        report.seconds = time.perf_counter() - t0
+        return report
+
     # -- steps --------------------------------------------------------------
+    def _absorb_open(self, m: Manifest, now: int, open_from: int, report: CompactionReport) -> None:
+        """Concatenate L0 files wholly inside one open hour into one new chunk per hour.
+
+        Rows are not re-sorted (that needs ``pyarrow.compute``): a chunk is
+        read whole by the queries that touch it and is rewritten in sorted
+        order when its hour is sealed, so order inside it buys nothing.
+        """
+        inc = self.layout.incoming(self.host)
+        try:
+            names = sorted(os.listdir(inc))
+        except FileNotFoundError:
+            return
+        writers: dict[int, tuple[SegmentWriter, list[str]]] = {}
+        try:
+            taken = 0
+            for name in names:
+                parsed = parse_l0_name(name)
+                if name.startswith(".") or name in m.absorbed or parsed is None:
+                    continue
+                if parsed.tmin < open_from or _hour(parsed.tmin) != _hour(parsed.tmax):
+                    continue  # the full cycle seals or splits it
+                if taken >= ABSORB_MAX_FILES:
+                    break
+                taken += 1
+                try:
+                    t = read_segment(inc / name)
+                except FileNotFoundError:
+                    continue
+                except Exception as exc:  # noqa: BLE001 - any decode failure means a bad file
+                    self._quarantine(m, f"incoming/{name}", f"{type(exc).__name__}: {exc}", report)
+                    continue
+                if not t.schema.equals(SAMPLE_SCHEMA, check_metadata=False):
+                    continue  # needs a cast (pyarrow.compute): the full cycle's job
+                span = ts_range(t)
+                if span is not None and (span[0] < open_from or _hour(span[0]) != _hour(span[1])):
+                    continue  # its name understates its range; the full cycle reads the rows
+                if span is not None:
+                    bucket = _hour(span[0])
+                    if bucket not in writers:
+                        w = SegmentWriter(self.layout.tier_dir(self.host, "raw"), SAMPLE_SCHEMA, SAMPLE_WRITE,
+                                          group_rows=CHUNK_GROUP_ROWS)
+                        writers[bucket] = (w, [])
+                    writers[bucket][0].write(t)
+                    writers[bucket][1].append(name)
+                else:  # no rows: nothing to keep, only to mark
+                    m.absorbed[name] = now
+                    report.absorbed += 1
+            for bucket, (w, absorbed) in writers.items():
+                name = self._new_name("raw", "c0", w.tmin, w.tmax)
+                size = w.commit(self._path(name))
+                m.files.append(FileEntry(name, "raw", "c0", w.tmin, w.tmax, w.rows, size, bucket=bucket))
+                for n in absorbed:
+                    m.absorbed[n] = now
+                report.absorbed += len(absorbed)
+        finally:
+            for w, _ in writers.values():
+                w.abort()  # no-op for committed ones
+
     def _absorb(self, m: Manifest, now: int, open_from: int, report: CompactionReport) -> dict[str, set[int]]:
         """Absorb every L0 file: rows of open hours become chunks, the rest is sealed by :meth:`_seal`.
 
@@ -201,6 +313,8 @@ class Compactor:
             names = sorted(os.listdir(inc))
         except FileNotFoundError:
             return {}
+        import pyarrow.compute as pc  # the full cycle only (see the module docstring)
+
         closed: dict[str, set[int]] = {}
         tables, rows = [], 0
 
@@ -220,13 +334,14 @@ class Compactor:
             except Exception as exc:  # noqa: BLE001 - any decode failure means a bad file
                 self._quarantine(m, f"incoming/{name}", f"{type(exc).__name__}: {exc}", report)
                 continue
-            ts = t.column("ts").cast(pa.int64()).to_numpy()
-            is_open = ts >= open_from
-            if not is_open.all():
-                old = ts[~is_open]
-                closed[str(inc / name)] = {int(h) for h in np.unique(old - old % HOUR)}
-            if is_open.any():
-                part = t if is_open.all() else t.filter(pa.array(is_open))
+            span = ts_range(t)
+            if span is not None and span[0] < open_from:
+                hours = _hours(t)
+                closed[str(inc / name)] = {h for h in hours if h < open_from}
+                part = t.filter(pc.greater_equal(t["ts"], _ts_scalar(open_from))) if span[1] >= open_from else None
+            else:
+                part = t if span is not None else None
+            if part is not None and part.num_rows:
                 tables.append(part)
                 rows += part.num_rows
             m.absorbed[name] = now
@@ -237,26 +352,26 @@ class Compactor:
         return closed
 
     def _add_chunks(self, m: Manifest, table: pa.Table, gen: int) -> None:
-        """Write ``table`` as one chunk per hour bucket it touches."""
-        ts = table.column("ts").cast(pa.int64()).to_numpy()
-        hours = ts - ts % HOUR
-        if hours[0] == hours[-1] and (hours == hours[0]).all():
-            parts = [(int(hours[0]), table)]
-        else:  # one stable sort instead of a filter per hour
-            order = np.argsort(hours, kind="stable")
-            table, hours = table.take(pa.array(order)), hours[order]
-            starts = np.flatnonzero(np.r_[True, hours[1:] != hours[:-1]])
-            ends = np.r_[starts[1:], len(hours)]
-            parts = [(int(hours[a]), table.slice(a, b - a)) for a, b in zip(starts, ends, strict=True)]
-        for h, part in parts:
-            pts = part.column("ts").cast(pa.int64()).to_numpy()
-            tmin, tmax = int(pts.min()), int(pts.max())
+        """Write ``table`` (sorted, rows of open hours only: two or three at most) as one chunk per hour."""
+        import pyarrow.compute as pc
+
+        hours = sorted(_hours(table))
+        for h in hours:
+            part = table if len(hours) == 1 else table.filter(
+                pc.equal(pc.floor_temporal(table["ts"], unit="hour"), _ts_scalar(h)))
+            tmin, tmax = ts_range(part)
             name = self._new_name("raw", f"c{gen}", tmin, tmax)
             size = write_samples(part, self._path(name))
             m.files.append(FileEntry(name, "raw", f"c{gen}", tmin, tmax, part.num_rows, size, bucket=h))
 
     def _merge_chunks(self, m: Manifest, now: int, open_from: int, report: CompactionReport) -> None:
-        """Size-tiered merges of the chunks of open hours (closed ones are about to be sealed whole)."""
+        """Size-tiered merges of the chunks of open hours (closed ones are about to be sealed whole).
+
+        A merge streams its inputs one at a time into the new chunk, without
+        sorting (see :meth:`_absorb_open`), so it needs only the Parquet
+        reader and writer and holds about one row group in memory: the agent
+        runs it between full cycles.
+        """
         fan = self.policy.fanout
         while True:
             groups: dict[tuple[int, str], list[FileEntry]] = {}
@@ -266,24 +381,24 @@ class Compactor:
             todo = [(k, v) for k, v in groups.items() if len(v) >= fan]
             if not todo:
                 return
-            for (_bucket, level), entries in todo:
-                gen = int(level[1:]) + 1
-                tables = self._read_entries(m, entries, SAMPLE_SCHEMA, report)
+            for (bucket, level), entries in todo:
+                level_out = f"c{int(level[1:]) + 1}"
+                with SegmentWriter(self.layout.tier_dir(self.host, "raw"), SAMPLE_SCHEMA, SAMPLE_WRITE,
+                                   group_rows=CHUNK_GROUP_ROWS) as w:
+                    for e in entries:
+                        try:
+                            w.write(read_table(self._path(e.name), SAMPLE_SCHEMA))
+                        except FileNotFoundError:
+                            log.warning("compaction input %s vanished; skipping it", e.name)
+                        except Exception as exc:  # noqa: BLE001 - a bad file is set aside, the rest merge
+                            self._quarantine(m, e.name, f"{type(exc).__name__}: {exc}", report)
+                    if w.rows:
+                        name = self._new_name("raw", level_out, w.tmin, w.tmax)
+                        size = w.commit(self._path(name))
+                        m.files.append(FileEntry(name, "raw", level_out, w.tmin, w.tmax, w.rows, size,
+                                                 bucket=bucket))
                 self._retire(m, entries, now)
-                if tables:
-                    self._add_chunks(m, sort_samples(pa.concat_tables(tables)), gen)
                 report.merged += len(entries)
-
-    def _read_entries(self, m, entries, schema, report) -> list[pa.Table]:
-        out = []
-        for e in entries:
-            try:
-                out.append(read_table(self._path(e.name), schema))
-            except FileNotFoundError:
-                log.warning("compaction input %s vanished; skipping it", e.name)
-            except Exception as exc:  # noqa: BLE001
-                self._quarantine(m, e.name, f"{type(exc).__name__}: {exc}", report)
-        return out
 
     def _seal(self, m: Manifest, now: int, l0_hours: dict[str, set[int]], open_from: int, days_end: int,
               report: CompactionReport) -> None:
@@ -450,6 +565,25 @@ class Compactor:
         except Exception as exc:  # noqa: BLE001
             self._quarantine(m, f.name, f"{type(exc).__name__}: {exc}", report)
             return False
+
+
+# In the full cycle's arrow compute calls, a Python number as an argument
+# (or ``pa.scalar``) makes pyarrow probe it for being a pandas object, which
+# imports pandas: ~45 MiB and ~0.2 s of the child's cycle for nothing. Hence
+# scalars cut from an array, and ``floor_temporal`` instead of arithmetic.
+
+
+def _ts_scalar(us: int) -> pa.Scalar:
+    """A ``ts`` value (microseconds since the epoch) as an Arrow scalar, without importing pandas."""
+    return pa.Array.from_buffers(TS, 1, [None, pa.py_buffer(array.array("q", [us]))])[0]
+
+
+def _hours(table: pa.Table) -> set[int]:
+    """Start (us) of every hour ``table`` has rows in (full cycle only: uses pyarrow.compute)."""
+    import pyarrow.compute as pc
+
+    starts = pc.unique(pc.floor_temporal(table.column("ts"), unit="hour")).cast(pa.int64())
+    return set(starts.to_pylist())
 
 
 def _us_datetime(us: int) -> _dt.datetime:

@@ -8,7 +8,7 @@
         raw/        compacted samples      } listed in manifest.json, written
         1m/ 1h/     rollup partials        } only by the host's compactor
         manifest.json
-        agent.lock, agent-status.json
+        agent.lock, agent-status.json, alerts-state.pkl
       tables/<table>/<host>/   append-only record tables (alerts, task_runs, ...)
       catalog/<stream>.json    metric catalogue entries contributed by writers
       quarantine/              files that could not be read, with a reason
@@ -85,6 +85,10 @@ class Layout:
 
     def status(self, host: str) -> Path:
         return self.host_dir(host) / "agent-status.json"
+
+    def alert_state(self, host: str) -> Path:
+        """What the agent's alert rules have learned (detectors, histories, lifecycles)."""
+        return self.host_dir(host) / "alerts-state.pkl"
 
     def table_dir(self, table: str, host: str | None = None) -> Path:
         base = self.home / "tables" / table

@@ -26,6 +26,9 @@ __all__ = [
     "ROW_GROUP_ROWS",
     "SEALED_ZSTD_LEVEL",
     "read_table",
+    "read_segment",
+    "ts_range",
+    "SegmentWriter",
     "sort_samples",
     "fsync_dir",
 ]
@@ -140,6 +143,119 @@ def write_rollup(table: pa.Table, path: Path) -> int:
     return write_atomic(table, path, row_group_size=ROW_GROUP_ROWS, **ROLLUP_WRITE)
 
 
+def ts_range(table: pa.Table) -> tuple[int, int] | None:
+    """The microsecond range of ``table``'s ``ts`` column, or None when it has no rows.
+
+    Read straight from the column's data buffers: ``to_numpy()`` and
+    ``pyarrow.compute`` would load pandas and the compute registry (~55 MiB
+    resident together), and the agent calls this when it absorbs L0 files.
+    """
+    lo = hi = None
+    for chunk in table.column("ts").chunks:
+        if not len(chunk):
+            continue
+        data = chunk.buffers()[1]
+        values = memoryview(data)[chunk.offset * 8:(chunk.offset + len(chunk)) * 8].cast("q")
+        clo, chi = min(values), max(values)
+        lo = clo if lo is None else min(lo, clo)
+        hi = chi if hi is None else max(hi, chi)
+    return None if lo is None else (lo, hi)
+
+
+class SegmentWriter:
+    """Write one segment table by table, then publish it atomically under its final name.
+
+    The final name carries the file's time range, known only at the end, so
+    the rows go to a dot-named temporary in the target directory (readers
+    ignore dot-names); :meth:`commit` fsyncs and renames it. Tables are
+    buffered into row groups of ``group_rows`` rows, which bounds memory to
+    about one row group however much is written. Leaving the ``with`` block
+    without a commit removes the temporary.
+    """
+
+    def __init__(self, directory: Path, schema: pa.Schema, options: dict, *, group_rows: int = ROW_GROUP_ROWS):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.schema = schema
+        self.group_rows = group_rows
+        self.rows = 0
+        self.tmin: int | None = None
+        self.tmax: int | None = None
+        self._tmp = directory / f".stream-{os.getpid()}-{os.urandom(4).hex()}.tmp"
+        self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit() or abort()
+        self._writer = pq.ParquetWriter(self._fh, schema, **options)
+        self._pending: list[pa.Table] = []
+        self._held = 0
+
+    def __enter__(self) -> SegmentWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.abort()
+
+    def write(self, table: pa.Table) -> None:
+        """Append ``table`` (already in ``schema``); rows are written a whole row group at a time."""
+        span = ts_range(table)
+        if span is None:
+            return
+        self.tmin = span[0] if self.tmin is None else min(self.tmin, span[0])
+        self.tmax = span[1] if self.tmax is None else max(self.tmax, span[1])
+        self.rows += table.num_rows
+        self._pending.append(table)
+        self._held += table.num_rows
+        if self._held >= self.group_rows:
+            self._flush()
+
+    def _flush(self, final: bool = False) -> None:
+        if not self._pending:
+            return
+        table = pa.concat_tables(self._pending)
+        cut = table.num_rows if final else table.num_rows - table.num_rows % self.group_rows
+        if cut:
+            self._writer.write_table(table.slice(0, cut), row_group_size=self.group_rows)
+        rest = table.slice(cut)
+        self._pending, self._held = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+
+    def close_temporary(self) -> Path | None:
+        """Finish and fsync the temporary; return it, or None (and no file) when nothing was written."""
+        if self._fh is None:
+            raise RuntimeError("this segment was already committed or aborted")
+        try:
+            self._flush(final=True)
+            self._writer.close()
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._fh = None
+        if not self.rows:
+            self._tmp.unlink(missing_ok=True)
+            return None
+        return self._tmp
+
+    def commit(self, path: Path) -> int:
+        """Publish the segment as ``path`` (same directory); return its size in bytes."""
+        tmp = self.close_temporary()
+        if tmp is None:
+            raise ValueError("an empty segment cannot be committed; check .rows first")
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+        return path.stat().st_size
+
+    def abort(self) -> None:
+        """Drop the temporary, unless it was already committed or handed over."""
+        if self._fh is None:
+            return
+        try:
+            self._writer.close()
+        except Exception:  # noqa: BLE001, S110 - the file is being thrown away
+            pass
+        self._fh.close()
+        self._fh = None
+        self._tmp.unlink(missing_ok=True)
+
+
 def write_stream(batches, directory: Path, schema: pa.Schema, options: dict) -> tuple[Path, int, int, int] | None:
     """Write record batches (already sorted) to a fsynced temporary file in ``directory``.
 
@@ -147,58 +263,34 @@ def write_stream(batches, directory: Path, schema: pa.Schema, options: dict) -> 
     microsecond range of ``ts``, or None (and no file) when there were no
     rows. The caller renames the file to its final name once it knows it:
     the name carries the time range, which is only known at the end.
-    Streaming keeps memory at one batch however large the output.
+    Streaming keeps memory at one row group however large the output.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".stream-{os.getpid()}-{os.urandom(4).hex()}.tmp"
-    rows, tmin, tmax = 0, None, None
-    pending: list[pa.Table] = []
-    held = 0
+    w = SegmentWriter(directory, schema, options)
     try:
-        with open(tmp, "wb") as fh:
-            writer = pq.ParquetWriter(fh, schema, **options)
-            try:
-
-                def flush(final: bool = False) -> None:
-                    # Whole row groups: DuckDB hands out small batches.
-                    nonlocal pending, held
-                    if not pending:
-                        return
-                    table = pa.concat_tables(pending)
-                    cut = table.num_rows if final else table.num_rows - table.num_rows % ROW_GROUP_ROWS
-                    writer.write_table(table.slice(0, cut), row_group_size=ROW_GROUP_ROWS)
-                    rest = table.slice(cut)
-                    pending, held = [rest], rest.num_rows
-
-                for batch in batches:
-                    if not batch.num_rows:
-                        continue
-                    ts = batch.column(0).cast(pa.int64()).to_numpy()
-                    lo, hi = int(ts.min()), int(ts.max())
-                    tmin = lo if tmin is None else min(tmin, lo)
-                    tmax = hi if tmax is None else max(tmax, hi)
-                    rows += batch.num_rows
-                    pending.append(pa.Table.from_batches([batch]).cast(schema))
-                    held += batch.num_rows
-                    if held >= ROW_GROUP_ROWS:
-                        flush()
-                flush(final=True)
-            finally:
-                writer.close()
-            fh.flush()
-            os.fsync(fh.fileno())
+        for batch in batches:
+            if batch.num_rows:  # DuckDB hands out small batches; the writer regroups them
+                w.write(pa.Table.from_batches([batch]).cast(schema))
+        tmp = w.close_temporary()
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        w.abort()
         raise
-    if not rows:
-        tmp.unlink(missing_ok=True)
-        return None
-    return tmp, rows, tmin, tmax
+    return None if tmp is None else (tmp, w.rows, w.tmin, w.tmax)
+
+
+def read_segment(path: Path) -> pa.Table:
+    """Read and fully decode one Parquet file, as stored; raises on any corruption.
+
+    ``pq.ParquetFile(path).read()`` rather than ``pq.read_table``: the latter
+    goes through ``pyarrow.dataset`` (and with it pandas), ~50 MiB resident
+    and a tenth of a second of imports, and is twice as slow on small files.
+    """
+    with pq.ParquetFile(path) as pf:
+        return pf.read()
 
 
 def read_table(path: Path, schema: pa.Schema) -> pa.Table:
     """Read and fully decode a segment; raises on any corruption."""
-    table = pq.read_table(path)
+    table = read_segment(path)
     if not table.schema.equals(schema, check_metadata=False):
         table = table.select(schema.names).cast(schema)
     return table
