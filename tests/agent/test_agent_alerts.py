@@ -201,3 +201,51 @@ kind = "pager"
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "[notify.channels.ops] kind must be one of log, webhook, email; got 'pager'" in err
+
+
+_LEARNING = """
+[[alerts.rules]]
+name = "rss_odd"
+kind = "anomaly"
+metric = "workbench.agent.memory.rss"
+detector = "mad"
+params = { window = 30, grace_period = 3 }
+fire = 0.99
+
+[[alerts.rules]]
+name = "rss_always"
+kind = "threshold"
+metric = "workbench.agent.memory.rss"
+fire = 0
+
+[[alerts.rules]]
+name = "rss_soon"
+kind = "predicted"
+metric = "workbench.agent.memory.rss"
+level = 1e15
+horizon = "10min"
+probability = 0.9
+"""
+
+
+@pytest.mark.slow
+def test_a_restarted_agent_resumes_what_its_rules_learned(tmp_path):
+    home, config = tmp_path / "home", _config(tmp_path, _LEARNING)
+    first = _start(home, config, "--duration", "5")
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    state = home / "hosts" / read_status(home)[0]["host"] / "alerts-state.pkl"
+    assert state.exists(), "the agent did not save its alert state on stop"
+    fired = _alerts(Store(home))
+    assert list(fired[fired.rule == "rss_always"].state) == ["firing"]
+
+    second = _start(home, config, "--duration", "3")
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    restored = read_status(home)[0]["alerts"]["state_restored"]
+    assert restored["detectors"] == 1 and restored["series"] >= 1 and restored["alerts"] >= 2, restored
+    # the threshold alert was still firing when the agent stopped: the restart neither
+    # re-fires it nor notifies again
+    fired = _alerts(Store(home))
+    assert list(fired[fired.rule == "rss_always"].state) == ["firing"]
+    assert "rss_soon" not in set(fired.rule)  # a petabyte is not predicted within 10 min

@@ -33,7 +33,10 @@ With rules but no ``[notify]`` section, notifications go to the agent's log.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from workbench.detect._delivery import BackgroundRouter
@@ -128,7 +131,8 @@ def router_from_config(notify: Mapping[str, Any]) -> Router:
 class LiveAlerts:
     """The agent's alert evaluation: rules on live samples, records to the store."""
 
-    def __init__(self, manager: AlertManager, store: Any, router: Router) -> None:
+    def __init__(self, manager: AlertManager, store: Any, router: Router, *,
+                 state_path: str | os.PathLike | None = None, checkpoint_interval: float = 60.0) -> None:
         self.manager = manager
         self.store = store
         self.notifier = BackgroundRouter(router)
@@ -137,9 +141,23 @@ class LiveAlerts:
         self.records_written = 0
         self.record_errors = 0
         self._unsaved: list[Any] = []  # record frames a failed write left behind; retried
+        # What the rules have learned survives a restart (see workbench.detect._state):
+        # restored here, checkpointed every ``checkpoint_interval`` and on close.
+        self.state_path = Path(state_path) if state_path is not None else None
+        self.checkpoint_interval = checkpoint_interval
+        self.restored: dict[str, int] = {}
+        self.checkpoint_errors = 0
+        self._next_checkpoint = time.monotonic() + checkpoint_interval
+        if self.state_path is not None:
+            from workbench.detect._state import restore_state
+
+            self.restored = restore_state(manager, self.state_path)
+            if any(self.restored.values()):
+                log.info("alert state restored from %s: %s", self.state_path, self.restored)
 
     @classmethod
-    def from_config(cls, alerts: Mapping[str, Any], notify: Mapping[str, Any], store: Any) -> LiveAlerts | None:
+    def from_config(cls, alerts: Mapping[str, Any], notify: Mapping[str, Any], store: Any,
+                    state_path: str | os.PathLike | None = None) -> LiveAlerts | None:
         """Build from the ``[alerts]`` and ``[notify]`` sections; ``None`` when no rule is configured.
 
         A bad rule, silence, channel or route raises :class:`RuleError` (a
@@ -156,8 +174,14 @@ class LiveAlerts:
         silences = alerts.get("silences") or []
         if not isinstance(silences, list):
             raise RuleError(f"[alerts] silences must be a list of tables; got {type(silences).__name__}.")
-        manager = AlertManager(rules, silences=[silence_from_dict(s) for s in silences])
-        return cls(manager, store, router_from_config(notify))
+        forecaster = None
+        if any(r.kind == "predicted" for r in rules):
+            # pandas and the forecasters are loaded only when a rule asks for them
+            from workbench.detect._predicted import BreachForecaster
+
+            forecaster = BreachForecaster()
+        manager = AlertManager(rules, silences=[silence_from_dict(s) for s in silences], forecaster=forecaster)
+        return cls(manager, store, router_from_config(notify), state_path=state_path)
 
     def observe(self, ts_us: int, host: str, rows: Iterable[tuple[str, str, float]]) -> None:
         """Feed one batch of samples taken at ``ts_us`` (microseconds since the epoch)."""
@@ -173,11 +197,27 @@ class LiveAlerts:
         self.manager.tick()
         if self.manager.records or self._unsaved:
             self.save()
+        if self.state_path is not None and time.monotonic() >= self._next_checkpoint:
+            self._next_checkpoint = time.monotonic() + self.checkpoint_interval
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Save what the rules have learned; a failure is logged and counted, never raised."""
+        if self.state_path is None:
+            return
+        from workbench.detect._state import save_state
+
+        try:
+            save_state(self.manager, self.state_path)
+        except (OSError, TypeError, ValueError) as exc:  # a full disk, an unpicklable detector
+            self.checkpoint_errors += 1
+            log.error("could not save alert state to %s (%s); the next checkpoint retries",
+                      self.state_path, exc)
 
     def save(self) -> None:
         """Write pending records to the ``alerts`` table; keep them for a retry if the disk refuses."""
         if self.manager.records:
-            self._unsaved.append(self.manager.drain_records())
+            self._unsaved.append(self.manager.drain_arrow())  # Arrow, not a DataFrame: no pandas in the agent
         while self._unsaved:
             frame = self._unsaved[0]
             try:
@@ -208,12 +248,15 @@ class LiveAlerts:
             ],
             "records_written": self.records_written,
             "record_errors": self.record_errors,
+            "state_restored": dict(self.restored),
+            "checkpoint_errors": self.checkpoint_errors,
             "notifications": _delivery_status(self.notifier.status()),
         }
 
     def close(self, timeout: float = 5.0) -> None:
-        """Save the last records and give queued notifications ``timeout`` seconds to go out."""
+        """Save the last records and the learned state; give queued notifications ``timeout`` seconds."""
         self.save()
+        self.checkpoint()
         self.notifier.close(timeout)
 
 
