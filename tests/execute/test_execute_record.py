@@ -45,3 +45,15 @@ def test_every_task_lands_once_in_task_runs(tmp_path):
     assert res.loc["cmd", "rss"] > 40 * 2**20 and res.loc["cmd", "cpu"] > 0
     assert res.loc["square", "cpu"] >= 0 and res.loc["spin", "run_s"] >= 0.1
     assert res["run_s"].isna()["never"]  # never started: no run time
+
+
+def test_a_killed_process_task_still_records_what_it_used(tmp_path):
+    store = Store(tmp_path / "home")
+    with ThrottledExecutor(backend="process", max_workers=1, sched_idle=False,
+                           sink=StoreSink(store, batch_size=1)) as ex:
+        fut = ex.submit(burn, 30, timeout=1.0, name="spin")
+    assert isinstance(fut.exception(), TaskTimeoutError)
+    row = store.sql("SELECT state, cpu_time_s, peak_rss_bytes FROM task_runs WHERE name = 'spin'").iloc[0]
+    assert row.state == "timed_out"
+    assert 0.1 < row.cpu_time_s <= 1.5  # it spun for its whole second (less on a busy machine)
+    assert row.peak_rss_bytes > 5 * 2**20

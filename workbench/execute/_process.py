@@ -94,6 +94,32 @@ def _worker_main(conn, sys_path: list[str], nice: int | None, sched_idle: bool =
         conn.send_bytes(payload)
 
 
+def _own_cpu(pid: int) -> float | None:
+    """CPU seconds of a worker, its reaped children included: one small /proc read per task."""
+    try:
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+    except psutil.Error:
+        return None
+
+
+def _used_since(pid: int, cpu0: float | None) -> float | None:
+    """CPU a task about to be killed has used: its worker's since the start, plus live children's.
+
+    Only on the rare kill path does this walk the process tree (which scans all of /proc).
+    """
+    now = _own_cpu(pid)
+    if now is None or cpu0 is None:
+        return None
+    try:
+        for child in psutil.Process(pid).children(recursive=True):
+            t = child.cpu_times()
+            now += t.user + t.system
+    except psutil.Error:
+        pass
+    return max(0.0, now - cpu0)
+
+
 def _rss_of(pid: int) -> int:
     # /proc/<pid>/statm is one small read; psutil's tree walk scans every process and
     # would cost milliseconds per task on a busy machine.
@@ -188,6 +214,7 @@ class ProcessBackend(Backend):
         limit = task.memory if task.memory is not None else self.memory_limit
         state["rss0"] = _rss_of(w.proc.pid)
         pid = w.proc.pid
+        cpu0 = _own_cpu(pid)
         while True:
             wait = 0.05 if limit is not None else 1.0
             if deadline is not None:
@@ -211,21 +238,23 @@ class ProcessBackend(Backend):
                     pid=pid, exitcode=code,
                 ))
             if deadline is not None and time.monotonic() >= deadline:
+                used, peak = _used_since(pid, cpu0), tree_rss(pid)  # read before the kill erases them
                 self._drop(state, kill=True)
                 return Outcome(False, TaskTimeoutError(
                     f"task {task.name!r} passed its timeout; its worker process tree (pid {pid}) was killed.",
                     pid=pid,
-                ))
+                ), used, peak or None)
             if limit is not None:
                 rss = tree_rss(pid)
                 if rss - state["rss0"] > limit:
+                    used = _used_since(pid, cpu0)
                     self._drop(state, kill=True)
                     return Outcome(False, MemoryLimitError(
                         f"task {task.name!r} grew its worker by {(rss - state['rss0']) / 2**20:.0f} MiB, past its "
                         f"memory limit of {limit / 2**20:.0f} MiB; the worker was killed. Declare more memory in "
                         "resources= or make the task smaller.",
                         pid=pid, rss=rss, limit=limit,
-                    ), peak_rss=rss)
+                    ), cpu_time=used, peak_rss=rss)
 
     def grown(self, state: dict) -> int | None:
         w = state.get("worker") if state else None
