@@ -6,7 +6,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
-BSTAMP := $(VENV)/.installed-bench
+# The benchmarks' peers (statsforecast, Glances) pin older libraries (statsforecast
+# holds pandas below 3), so they get their own environment: `make bench` never
+# changes what `make test` runs on.
+BVENV  ?= .venv-bench
+BPY    := $(BVENV)/bin/python
+BSTAMP := $(BVENV)/.installed-bench
 
 .PHONY: run test bench lint venv clean
 
@@ -17,8 +22,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-$(BSTAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[bench]'
+$(BSTAMP): pyproject.toml
+	@test -x $(BPY) || $(PYTHON) -m venv $(BVENV)
+	$(BPY) -m pip install --quiet --upgrade pip
+	$(BPY) -m pip install --quiet -e '.[bench]'
 	@touch $(BSTAMP)
 
 venv: $(STAMP)
@@ -30,10 +37,10 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(BSTAMP)
-	$(PY) benchmarks/run_all.py $(ARGS)
+	$(BPY) benchmarks/run_all.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check workbench tests benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BVENV) build *.egg-info .pytest_cache
