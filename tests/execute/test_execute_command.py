@@ -18,6 +18,7 @@ from workbench.execute import (
     TaskTimeoutError,
     ThrottledExecutor,
 )
+from workbench.execute._command import run_command
 
 PY = sys.executable
 
@@ -86,3 +87,18 @@ def test_timeout_kills_command_tree_and_leaves_no_orphans(tmp_path):
         p = psutil.Process(grandchild)
         assert p.status() == psutil.STATUS_ZOMBIE, (p.status(), p.ppid(), p.cmdline(), os.getpgid(grandchild))
     assert [p for p in psutil.Process().children(recursive=True) if "sleep(600)" in " ".join(p.cmdline())] == []
+
+
+def test_limits_are_applied_before_the_command_runs_or_it_never_runs(tmp_path):
+    marker = tmp_path / "ran"
+    script = f"open({str(marker)!r}, 'w').write('x')"
+    # an impossible CPU set: applying it fails, so the command must not have started
+    with pytest.raises(OSError):
+        run_command(Command([PY, "-c", script], cpu_affinity=[4096]), None)
+    assert not marker.exists()
+    # applied limits are in force from the command's first instruction
+    probe = "import os, resource; print(os.nice(0), sorted(os.sched_getaffinity(0)), resource.getrlimit(resource.RLIMIT_AS)[0])"
+    res = run_command(Command([PY, "-c", probe], nice=2, cpu_affinity=[0], memory_limit=2 << 30), None)
+    assert res.stdout == f"{min(os.nice(0) + 2, 19)} [0] {2 << 30}\n"
+    with pytest.raises(FileNotFoundError):
+        run_command(Command(["no-such-program-here"], nice=1), None)

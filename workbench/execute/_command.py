@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import threading
@@ -111,6 +112,27 @@ def _reader(stream, sink: list[str], limit: int, callback: Callable[[str], None]
     stream.close()
 
 
+# The gate: wait for the parent's "go" on stdin (a pipe), then become the command
+# with stdin from /dev/null (same pid, so the limits set on it stay). A pipe closed
+# without "go" means the parent failed to apply the limits: exit, running nothing.
+_SH = "/bin/sh"
+_GATE = 'read -r go || exit 125; exec "$@" </dev/null'
+
+
+def _spawn(argv: list[str], cmd: Command, env: Mapping[str, str], stdin: int = subprocess.DEVNULL) -> subprocess.Popen:
+    return subprocess.Popen(
+        argv,
+        cwd=cmd.cwd,
+        env=env,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+
+
 def run_command(cmd: Command, deadline: float | None, on_start: Callable[[int], None] | None = None,
                 sched_idle: bool = False) -> CommandResult:
     """Run ``cmd`` to completion or until ``deadline`` (``time.monotonic()``), then kill its tree.
@@ -121,27 +143,38 @@ def run_command(cmd: Command, deadline: float | None, on_start: Callable[[int], 
     nice, affinity, mem = cmd.nice, cmd.cpu_affinity, cmd.memory_limit
     idle = cmd.sched_idle if cmd.sched_idle is not None else sched_idle
 
-    def limits() -> None:  # runs in the child between fork and exec: syscalls only
-        lower_priority(idle, nice)
-        if affinity is not None:
-            os.sched_setaffinity(0, affinity)
-        if mem is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-
-    needs_preexec = bool(nice) or idle or affinity is not None or mem is not None
-    proc = subprocess.Popen(
-        cmd.args,
-        cwd=cmd.cwd,
-        env=env,
-        shell=cmd.shell,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-        preexec_fn=limits if needs_preexec else None,  # noqa: PLW1509 - only syscalls inside
-    )
+    needs_limits = bool(nice) or idle or affinity is not None or mem is not None
+    if cmd.shell:
+        argv = [_SH, "-c", cmd.args] if isinstance(cmd.args, str) else [_SH, "-c", *cmd.args]  # as Popen does
+    else:
+        argv = [cmd.args] if isinstance(cmd.args, str) else list(cmd.args)
+    if not needs_limits:
+        proc = _spawn(argv, cmd, env)
+    else:
+        # Limits are applied from here, to the child's pid, while it waits at a gate
+        # before exec'ing the command. Not ``preexec_fn``: running Python between fork
+        # and exec in a process with threads (BLAS pools, the executor's own) can
+        # deadlock or crash the child, and did (SIGSEGV) in the test suite.
+        if not cmd.shell and os.sep not in argv[0] and shutil.which(argv[0], path=env.get("PATH")) is None:
+            raise FileNotFoundError(2, "No such file or directory", argv[0])
+        gate_r, gate_w = os.pipe()
+        try:
+            proc = _spawn([_SH, "-c", _GATE, "workbench-gate", *argv], cmd, env, stdin=gate_r)
+        finally:
+            os.close(gate_r)
+        try:
+            lower_priority(idle, nice, tid=proc.pid)
+            if affinity is not None:
+                os.sched_setaffinity(proc.pid, affinity)
+            if mem is not None:
+                resource.prlimit(proc.pid, resource.RLIMIT_AS, (mem, mem))
+            os.write(gate_w, b"go\n")
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            os.close(gate_w)
     if on_start is not None:
         on_start(proc.pid)
     out: list[str] = []
