@@ -77,7 +77,7 @@ def cmd_status(args) -> int:
     if args.json:
         print(json.dumps({"home": str(store.home), "size_bytes": store.size_bytes(), "agents": statuses}, default=str))
         return 0
-    print(f"home: {store.home}   size: {store.size_bytes() / 2**20:.1f} MiB")
+    print(f"home: {store.home}   size: {_human_bytes(store.size_bytes())}")
     if not statuses:
         print("no host has recorded here yet: start one with `workbench agent`")
     for st in statuses:
@@ -206,6 +206,16 @@ def cmd_demo(args) -> int:
                   compact=not args.no_compact)
     print(f"loaded {n:,} demo samples into {Path(cfg.home).resolve()}")
     return 0
+
+
+def _human_bytes(n: float) -> str:
+    if n < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KiB", "MiB"):
+        n /= 1024
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} GiB"
 
 
 def build_parser() -> argparse.ArgumentParser:
