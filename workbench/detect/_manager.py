@@ -74,6 +74,12 @@ class Alert:
     fires: deque = field(default_factory=lambda: deque(maxlen=32))
 
 
+def detector_key(rule: Rule) -> str:
+    """Which detector of a series an anomaly rule uses: rules with the same detector and
+    parameters share one (and its saved state, see :mod:`workbench.detect._state`)."""
+    return f"{rule.detector}{rule.params}"
+
+
 @dataclass
 class _Series:
     history: deque
@@ -273,7 +279,7 @@ class AlertManager:
             rate = (past[-1][1] - past[0][1]) / (past[-1][0] - past[0][0])
             return rule.breached(rate, level), {"value": value, "score": rate}
         if rule.kind == "anomaly":
-            key = f"{rule.detector}{rule.params}"
+            key = detector_key(rule)
             det = series.detectors.get(key)
             if det is None:
                 # The registry loads every detector (scikit-learn, pandas): on first use only.

@@ -47,7 +47,7 @@ class BreachForecaster:
         self.steps = steps
         self.min_points = min_points
         self.refit_every = refit_every
-        self._cache: dict[Any, tuple[float, float, np.ndarray, np.ndarray]] = {}
+        self._cache: dict[Any, tuple[float, np.ndarray, np.ndarray]] = {}
 
     def __call__(self, history, horizon_seconds: float, level: float, op: str = ">") -> float:
         if op not in (">", ">=", "<", "<="):
@@ -59,15 +59,15 @@ class BreachForecaster:
         now = history.index[-1].timestamp()
         key = (history.name, float(horizon_seconds))
         cached = self._cache.get(key) if history.name is not None else None
-        if cached is not None and now - cached[0] < self.refit_every and cached[1] == horizon_seconds:
-            mean, sigma = cached[2], cached[3]
+        if cached is not None and now - cached[0] < self.refit_every:
+            _, mean, sigma = cached
         else:
             fitted = self._forecast(history, horizon_seconds)
             if fitted is None:
                 return 0.0
             mean, sigma = fitted
             if history.name is not None:
-                self._cache[key] = (now, float(horizon_seconds), mean, sigma)
+                self._cache[key] = (now, mean, sigma)
         return _exceedance(mean, sigma, float(level), op)
 
     def _forecast(self, history, horizon_seconds: float) -> tuple[np.ndarray, np.ndarray] | None:

@@ -27,7 +27,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from workbench.detect._manager import Alert, AlertManager, _Series
+from workbench.detect._manager import Alert, AlertManager, _Series, detector_key
 
 __all__ = ["save_state", "restore_state", "STATE_VERSION"]
 
@@ -114,7 +114,7 @@ def restore_state(manager: AlertManager, path: str | os.PathLike) -> dict[str, i
         return counts
 
     rules = {r.name: r for r in manager.rules}
-    detector_keys = {f"{r.detector}{r.params}": r for r in manager.rules if r.kind == "anomaly"}
+    detector_keys = {detector_key(r): r for r in manager.rules if r.kind == "anomaly"}
     for key, saved in payload.get("series", {}).items():
         s = manager.series[tuple(key)] = _Series(deque(saved["history"], maxlen=manager.history),
                                                  saved["last_seen"])
