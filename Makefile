@@ -1,4 +1,5 @@
 # Two commands are all the set-up there is: `make run` and `make test`.
+# (`make test` also installs Debian's chromium for the browser tests if missing.)
 # Both create .venv and install the package on first use (and again whenever
 # pyproject.toml changes).
 
@@ -30,10 +31,13 @@ $(BSTAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The agent and the dashboard together (demo data loaded on the first run);
+# Ctrl-C stops both. `make run ARGS="--port 9000"` passes options to `workbench up`.
 run: $(STAMP)
-	$(VENV)/bin/workbench agent $(ARGS)
+	$(VENV)/bin/workbench up $(ARGS)
 
 test: $(STAMP)
+	@test -n "$$WORKBENCH_CHROMIUM" || scripts/ensure-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(BSTAMP)

@@ -1,0 +1,121 @@
+"""The dashboard in a real Voilà server, opened in a real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+
+from tests.ui.conftest import open_dashboard, start_dashboard, stop, wait_http
+
+pytestmark = pytest.mark.slow
+
+
+def test_page_renders_offline_with_no_error(browser, dashboard):
+    page, watch = open_dashboard(browser, dashboard)
+    page.wait_for_timeout(2500)  # a few refresh ticks
+    body = page.inner_text("body")
+    assert "Traceback" not in body, body[:2000]
+    assert watch.errors == [], watch.errors
+    assert watch.foreign() == [], f"requests beyond 127.0.0.1: {watch.foreign()}"
+    assert page.inner_text(".wb-log-title").endswith("no errors"), page.inner_text(".wb-log")
+    # every panel is on the page
+    for cls in ("wb-kpicards", "wb-livechart", "wb-alertpanel", "wb-forecastpanel", "wb-coreheatmap",
+                "wb-processtable", "wb-fleetview", "wb-executorpanel"):
+        assert page.locator(f".{cls}").count() == 1, cls
+    page.close()
+
+
+def test_kpi_card_shows_what_store_latest_returns(browser, dashboard, demo_home):
+    from workbench.store import Store
+    from workbench.ui._base import fmt_value
+    from workbench.ui._kpi import KPIS, kpi_values
+
+    page, _ = open_dashboard(browser, dashboard)
+    latest = Store(demo_home).latest(host="workstation", within="10min")
+    want = kpi_values(latest)
+    for key in ("memory", "disk", "load"):
+        card = page.locator(f'[data-kpi="{key}"]')
+        shown = float(card.get_attribute("data-value"))
+        assert math.isclose(shown, want[key], rel_tol=1e-9), (key, shown, want[key])
+        unit = next(k.unit for k in KPIS if k.key == key)
+        assert card.locator(".wb-card-value").inner_text().replace("\n", "").strip() == \
+            fmt_value(want[key], unit).strip()
+    page.close()
+
+
+def test_range_change_redraws_from_the_rollup_tier(browser, dashboard, demo_home):
+    from workbench.store import Store
+
+    page, _ = open_dashboard(browser, dashboard)
+    plot = page.locator(".wb-livechart .wb-chart-plot")
+    assert plot.get_attribute("data-tier") == "raw"
+    page.locator(".wb-header").get_by_role("button", name="7 d").click()
+    page.wait_for_selector('.wb-livechart .wb-chart-plot[data-tier="1h"]', timeout=10_000)
+    shown = json.loads(plot.get_attribute("data-points"))
+    now = time.time()
+    direct = Store(demo_home).query("system.cpu.utilization", f"{7 * 24}h", step="1h", host="workstation",
+                                    labels={"cpu": "total"})
+    per_series = direct.groupby("labels").size().tolist()
+    assert len(per_series) >= 2 and sum(per_series) > 0
+    assert shown[: len(per_series)] == per_series, (shown, per_series, now)
+    page.locator(".wb-header").get_by_role("button", name="15 min").click()
+    page.wait_for_selector('.wb-livechart .wb-chart-plot[data-tier="raw"]', timeout=10_000)
+    page.close()
+
+
+@pytest.mark.parametrize("width,height", [(1280, 720), (768, 1024)])
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_screenshots_fit_the_width(browser, dashboard, output_dir, width, height, dark):
+    page, watch = open_dashboard(browser, dashboard, width=width, height=height, dark=dark)
+    page.wait_for_timeout(1500)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"the page is {overflow}px wider than a {width}px window"
+    path = output_dir / f"dashboard-{'dark' if dark else 'light'}-{width}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 20_000
+    if dark:  # the page really is dark: the body's background is not white
+        bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert bg not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), bg
+    assert watch.errors == []
+    page.close()
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_no_serious_accessibility_violation(browser, dashboard, output_dir, dark):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page, _ = open_dashboard(browser, dashboard, dark=dark)
+    page.wait_for_timeout(1000)
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    (output_dir / f"axe-{'dark' if dark else 'light'}.json").write_text(json.dumps(results.response["violations"], indent=1))
+    summary = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in bad]
+    assert not bad, summary
+    page.close()
+
+
+def test_token_protected_dashboard_refuses_without_token(demo_home, output_dir):
+    import urllib.request
+
+    server, proc = start_dashboard(demo_home, token="s3cret-test-token", preheat=False,
+                                   log_path=output_dir / "voila-token.log")
+    try:
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            resp = opener.open(server.url(), timeout=10)
+            status, body = resp.status, resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, ""
+        assert status in (302, 303, 403), (status, body[:300])
+        assert "wb-card" not in body and "dashboard.ipynb" not in body
+        assert wait_http(server.url() + "?token=s3cret-test-token") == 200
+    finally:
+        stop(proc)
+

@@ -1,0 +1,219 @@
+"""The alert panel: firing, pending and recently resolved alerts with their
+evidence; acknowledge and silence with a confirmation and a reason; history.
+
+Acting goes through control records (:mod:`workbench.alerts`): the panel
+appends the action, the agent that owns the alert applies it within a couple
+of seconds and records the outcome, which the panel then shows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import ipywidgets as W
+
+from workbench.labels import parse_labels
+from workbench.ui._base import Panel, ago, buttons, esc, fmt_value, log, sparkline_svg
+from workbench.ui._base import ts as _ts
+from workbench.ui._widgets import Table
+
+__all__ = ["AlertPanel"]
+
+SILENCE_FOR = ("30min", "1h", "2h", "8h", "1d", "7d")
+
+
+class AlertPanel(Panel):
+    """Alerts of every host (or of ``host`` with ``only_host``), most severe first."""
+
+    title_text = "Alerts"
+
+    def __init__(self, store: Any = None, *, only_host: bool = False, by: str | None = None, **kwargs: Any) -> None:
+        self.only_host = only_host
+        self.by = by
+        self._summary = W.HTML()
+        self._list = W.VBox()
+        self._list.add_class("wb-alert-list")
+        self._confirm = W.VBox(layout=W.Layout(display="none"))
+        self._confirm.add_class("wb-confirm")
+        self._confirm_text = W.HTML()
+        self._reason = W.Text(placeholder="reason (kept in the audit log)", description="Reason",
+                              layout=W.Layout(width="100%"))
+        self._duration = W.Dropdown(options=SILENCE_FOR, value="2h", description="For")
+        ok, cancel = buttons([("Confirm", "apply this action", self._do_confirm),
+                              ("Cancel", "do nothing", lambda _b: self._hide_confirm())])
+        ok.button_style = "primary"
+        ok.add_class("wb-confirm-ok")
+        self._confirm.children = [self._confirm_text, self._reason, self._duration, W.HBox([ok, cancel])]
+        self._status = W.HTML()
+        self._pending_action: tuple[str, dict] | None = None
+        self._sent: list[tuple[str, str, float]] = []  # (action_id, description, when)
+        self.history = Table(
+            columns=[{"key": "ts", "label": "Time (UTC)"}, {"key": "event", "label": "Event"},
+                     {"key": "rule", "label": "Rule"}, {"key": "host", "label": "Host"},
+                     {"key": "severity", "label": "Severity"}, {"key": "value", "label": "Value", "numeric": True},
+                     {"key": "by", "label": "By / note"}],
+            sort_by="ts", title="alert history", empty_text="no alert records in the last day",
+        )
+        self._history_box = W.Accordion(children=[self.history], titles=("History (24 h)",), selected_index=None)
+        self._ids: tuple[str, ...] = ()
+        self.active = None
+        super().__init__(store, **kwargs)
+        self.children = [self._header, self._summary, self._list, self._confirm, self._status, self._history_box]
+
+    # -- reading ---------------------------------------------------------
+    def _refresh(self) -> None:
+        self._check_outcomes()
+
+    def _refresh_slow(self) -> None:
+        from workbench import alerts
+
+        host = self.host if self.only_host else None
+        active = alerts.active(self.store, host=host)
+        recent = alerts.recent(self.store, since="1d")
+        if host is not None and len(recent):
+            recent = recent[recent["host"] == host]
+        self.active = active
+        firing = int((active["state"] == "firing").sum()) if len(active) else 0
+        pending = len(active) - firing
+        self._summary.value = (
+            f'<div class="wb-alert-summary"><span class="wb-pill wb-crit">{firing} firing</span> '
+            f'<span class="wb-pill wb-warn">{pending} pending</span> '
+            f'<span class="wb-pill wb-ok">{len(recent)} resolved in 24 h</span></div>')
+        ids = tuple(active["alert_id"]) if len(active) else ()
+        rows = [self._row(r) for r in active.to_dict("records")] if len(active) else []
+        rows += [self._resolved_row(r) for r in recent.head(5).to_dict("records")] if len(recent) else []
+        if not rows:
+            rows = [W.HTML('<div class="wb-empty">No alerts firing or pending. Rules are set in '
+                           '<code>[alerts]</code> of workbench.toml.</div>')]
+        self._list.children = rows
+        self._ids = ids
+        hist = alerts.history(self.store, since="1d")
+        if host is not None and len(hist):
+            hist = hist[hist["host"] == host]
+        self.history.set_rows([
+            [(str(r["ts"])[:19], str(r["ts"])), (r["event"], r["event"]), (r["rule"], r["rule"]),
+             (r["host"], r["host"]), (r["severity"], r["severity"]),
+             (fmt_value(r["value"], ""), r["value"]),
+             (" ".join(str(x) for x in (r.get("by"), r.get("note")) if x and x == x), "")]
+            for r in hist.head(500).to_dict("records")
+        ] if len(hist) else [])
+
+    def _evidence(self, r: dict) -> str:
+        try:
+            since = _epoch(r["since"])
+            labels = parse_labels(r["labels"]) if r.get("labels") else None
+            frame = self.store.query(r["metric"], _ts(since - 1800), None, step=60, host=r["host"], labels=labels)
+            values = frame.groupby("ts")["value"].mean().tolist() if len(frame) else []
+        except Exception:  # noqa: BLE001 - evidence is best effort; the row still shows
+            values = []
+        return sparkline_svg(values, width=140, height=30, label=f"{r['metric']} around the alert")
+
+    def _row(self, r: dict) -> W.Widget:
+        sev = str(r.get("severity") or "warning")
+        state = str(r.get("state"))
+        acked = r.get("acked_by")
+        score = r.get("score")
+        bits = [f"value <b>{esc(fmt_value(r.get('value'), ''))}</b>"]
+        if isinstance(score, float) and math.isfinite(score):
+            bits.append(f"score {score:.2f}")
+        bits.append(f"since {esc(ago(_epoch(r['since'])))}")
+        if acked and acked == acked:
+            bits.append(f"acknowledged by {esc(acked)}")
+        if r.get("silenced") is True:
+            bits.append("silenced")
+        summary = f'<div class="wb-muted wb-small">{esc(r["summary"])}</div>' if r.get("summary") else ""
+        body = W.HTML(
+            f'<div class="wb-alert wb-alert-{esc(state)}" data-alert-id="{esc(r["alert_id"])}">'
+            f'<span class="wb-pill wb-{ {"critical": "crit", "warning": "warn"}.get(sev, "info") }">{esc(sev)}</span> '
+            f'<b>{esc(r["rule"])}</b> <span class="wb-muted">{esc(state)}</span><br>'
+            f'<span class="wb-small">{esc(r["host"])} · {esc(r["metric"])} {esc(r.get("labels") or "")}</span><br>'
+            f'<span class="wb-small">{" · ".join(bits)}</span>{summary}</div>',
+            layout=W.Layout(flex="1 1 auto", min_width="0"))
+        spark = W.HTML(self._evidence(r))
+        ack, silence = buttons([
+            ("Acknowledge", f"acknowledge {r['alert_id']}", lambda _b, r=r: self._ask("ack", r)),
+            ("Silence", f"silence {r['rule']} on {r['host']}", lambda _b, r=r: self._ask("silence", r)),
+        ])
+        ack.disabled = bool(acked and acked == acked)
+        ack.add_class("wb-ack")
+        box = W.HBox([body, spark, W.VBox([ack, silence])], layout=W.Layout(align_items="center"))
+        box.add_class("wb-alert-row")
+        return box
+
+    def _resolved_row(self, r: dict) -> W.Widget:
+        return W.HTML(
+            f'<div class="wb-alert wb-alert-resolved"><span class="wb-pill wb-ok">resolved</span> '
+            f'<b>{esc(r["rule"])}</b> <span class="wb-small">{esc(r["host"])} · {esc(r["metric"])} · '
+            f'{esc(ago(_epoch(r["ts"])))}</span></div>')
+
+    # -- acting ----------------------------------------------------------
+    def _ask(self, action: str, r: dict) -> None:
+        self._pending_action = (action, r)
+        what = (f"Acknowledge <b>{esc(r['rule'])}</b> on {esc(r['host'])}?" if action == "ack" else
+                f"Silence notifications of <b>{esc(r['rule'])}</b> on {esc(r['host'])}?")
+        self._confirm_text.value = f'<div class="wb-confirm-q">{what}</div>'
+        self._duration.layout.display = "" if action == "silence" else "none"
+        self._reason.value = ""
+        self._confirm.layout.display = ""
+
+    def _hide_confirm(self) -> None:
+        self._confirm.layout.display = "none"
+        self._pending_action = None
+
+    def _do_confirm(self, _b: Any) -> None:
+        from workbench import alerts
+
+        if self._pending_action is None:
+            return
+        action, r = self._pending_action
+        reason = self._reason.value.strip()
+        if action == "ack":
+            action_id = alerts.ack(self.store, r["alert_id"], note=reason, by=self.by)
+            what = f"acknowledge {r['rule']} on {r['host']}"
+        else:
+            matcher = {"rule": r["rule"], "host": r["host"]}
+            action_id = alerts.silence(self.store, matcher, duration=self._duration.value, reason=reason, by=self.by)
+            what = f"silence {r['rule']} on {r['host']} for {self._duration.value}"
+        self._sent.append((action_id, what, time.time()))
+        self._hide_confirm()
+        self._show_status()
+
+    def _check_outcomes(self) -> None:
+        if not self._sent:
+            return
+        from workbench import control
+
+        changed = False
+        for i, (action_id, what, _when) in enumerate(list(self._sent)):
+            out = control.outcome(self.store, action_id)
+            if out is not None:
+                self._sent[i] = (action_id, f"{what}: {out.get('outcome')} {out.get('detail') or ''}".strip(), -1.0)
+                changed = True
+        if changed:
+            self.refresh_slow()
+        self._show_status()
+
+    def _show_status(self) -> None:
+        lines = []
+        for _action_id, what, when in self._sent[-3:]:
+            if when < 0:
+                lines.append(f"<div>{esc(what)}</div>")
+            else:
+                wait = time.time() - when
+                note = " (is an agent running for that host? it applies when the agent starts)" if wait > 10 else ""
+                lines.append(f'<div>{esc(what)}: sent, waiting for the agent…{esc(note)}</div>')
+        self._status.value = f'<div class="wb-small wb-action-status">{"".join(lines)}</div>' if lines else ""
+        if self._sent and all(w < 0 for _, _, w in self._sent[:-3]):
+            del self._sent[:-3]
+
+
+def _epoch(ts: Any) -> float:
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(ts).timestamp()
+    except (TypeError, ValueError):
+        log.warning("alert panel: bad timestamp %r", ts)
+        return math.nan

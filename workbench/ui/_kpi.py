@@ -1,0 +1,217 @@
+"""KPI cards: CPU, memory, swap, load, disk and network of one host.
+
+Each card shows the current value with its unit, the change of the mean over
+the shown range against the range before it, a sparkline, and a colour from
+the configured alert rules (threshold rules on the card's metric and labels),
+or from defaults when no rule covers it. Cards are plain HTML: they draw with
+the page's first bytes, before any chart library arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import ipywidgets as W
+import traitlets
+
+from workbench.labels import parse_labels
+from workbench.ui._base import Panel, esc, fmt_value, range_window, sparkline_svg
+from workbench.ui._base import ts as _ts
+
+__all__ = ["KPIS", "Kpi", "KpiCards", "kpi_values", "kpi_thresholds"]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One card: which series, how to combine them (``sum``, ``max``, ``ratio``), and a linear
+    transform ``scale * x + offset`` (CPU busy is ``1 - idle``)."""
+
+    key: str
+    label: str
+    metric: str
+    labels: dict[str, str] = field(default_factory=dict)
+    unit: str = "1"
+    combine: str = "max"
+    scale: float = 1.0
+    offset: float = 0.0
+    ratio_of: tuple[str, str] | None = None  # (numerator state, denominator states "a+b")
+    warn: float | None = None
+    crit: float | None = None
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("cpu", "CPU", "system.cpu.utilization", {"cpu": "total", "state": "idle"}, scale=-1.0, offset=1.0,
+        warn=0.80, crit=0.95),
+    Kpi("memory", "Memory", "system.memory.utilization", warn=0.85, crit=0.95),
+    Kpi("swap", "Swap", "system.paging.usage", combine="ratio", ratio_of=("used", "used+free"), warn=0.5, crit=0.8),
+    Kpi("load", "Load (1 min)", "system.cpu.load_average.1m", unit="{thread}"),
+    Kpi("disk", "Disk (fullest)", "system.filesystem.utilization", combine="max", warn=0.85, crit=0.95),
+    Kpi("network", "Network", "system.network.io", unit="By/s", combine="sum"),
+)
+
+
+def _matches(labels: str, want: dict[str, str]) -> bool:
+    have = parse_labels(labels) if labels else {}
+    return all(have.get(k) == v for k, v in want.items())
+
+
+def _combine(kpi: Kpi, frame: Any) -> float:
+    """One number from the rows of ``frame`` (``labels``, ``value``) of one timestamp or latest set."""
+    if frame is None or len(frame) == 0:
+        return math.nan
+    rows = frame[[_matches(lab, kpi.labels) for lab in frame["labels"]]] if kpi.labels else frame
+    if len(rows) == 0:
+        return math.nan
+    if kpi.combine == "ratio" and kpi.ratio_of:
+        num, den = kpi.ratio_of
+        states = {parse_labels(lab).get("state"): v for lab, v in zip(rows["labels"], rows["value"], strict=True)}
+        total = sum(states.get(s, math.nan) for s in den.split("+"))
+        return states.get(num, math.nan) / total if total and total > 0 else math.nan
+    values = rows["value"].astype(float)
+    x = float(values.sum() if kpi.combine == "sum" else values.max())
+    return kpi.scale * x + kpi.offset
+
+
+def kpi_values(latest: Any, kpis: tuple[Kpi, ...] = KPIS) -> dict[str, float]:
+    """Current value of each KPI from a :meth:`Store.latest` frame of one host."""
+    out = {}
+    for kpi in kpis:
+        part = latest[latest["metric"] == kpi.metric] if len(latest) else latest
+        out[kpi.key] = _combine(kpi, part)
+    return out
+
+
+def kpi_series(frame: Any, kpi: Kpi) -> Any:
+    """The KPI per timestamp from a bucketed query frame (``ts, metric, labels, value``)."""
+    import pandas as pd
+
+    part = frame[frame["metric"] == kpi.metric] if len(frame) else frame
+    if len(part) == 0:
+        return pd.Series(dtype=float)
+    return part.groupby("ts").apply(lambda g: _combine(kpi, g), include_groups=False).sort_index()
+
+
+def kpi_thresholds(kpi: Kpi, rules: list) -> tuple[float | None, float | None, str]:
+    """(warning, critical, source) for a card, from threshold rules on its series.
+
+    A rule on the card's metric whose label matchers accept the card's labels
+    counts; its level goes through the card's transform (a rule ``idle < 0.1``
+    is a CPU card level of 0.9). Without such a rule: the card's defaults.
+    """
+    warn, crit, source = kpi.warn, kpi.crit, "default"
+    for rule in rules:
+        if getattr(rule, "kind", None) != "threshold" or rule.metric != kpi.metric or rule.fire is None:
+            continue
+        if kpi.labels and not rule.labels.matches(kpi.labels):
+            continue
+        level = kpi.scale * rule.fire + kpi.offset
+        if rule.severity == "critical":
+            crit = level
+        else:
+            warn = level
+        source = f"rule {rule.name}"
+    return warn, crit, source
+
+
+def _state(value: float, warn: float | None, crit: float | None) -> str:
+    if not math.isfinite(value):
+        return "none"
+    if crit is not None and value >= crit:
+        return "crit"
+    if warn is not None and value >= warn:
+        return "warn"
+    return "ok"
+
+
+class KpiCards(Panel):
+    """One card per KPI of ``host``: value, change against the previous period, sparkline."""
+
+    title_text = "Now"
+    rules = traitlets.List()
+    values = traitlets.Dict()
+
+    def __init__(self, store: Any = None, kpis: tuple[Kpi, ...] = KPIS, **kwargs: Any) -> None:
+        self.kpis = kpis
+        self._cards = {k.key: W.HTML(layout=W.Layout(min_width="0")) for k in kpis}
+        for card in self._cards.values():
+            card.add_class("wb-card")
+        self._history: dict[str, Any] = {}
+        self._change: dict[str, float] = {}
+        super().__init__(store, **kwargs)
+        grid = W.Box(list(self._cards.values()))
+        grid.add_class("wb-cards")
+        self.children = [grid]
+        self._draw()
+
+    def _refresh(self) -> None:
+        if not self.host:
+            return
+        latest = self.store.latest(host=self.host, within="10min")
+        latest = latest[latest["metric"].isin({k.metric for k in self.kpis})] if len(latest) else latest
+        self.values = kpi_values(latest, self.kpis)
+        self._draw()
+
+    def _refresh_slow(self) -> None:
+        if not self.host:
+            return
+        start, end, _step = range_window(self.range)
+        span = end - start
+        step = max(60.0, round(span / 60 / 60) * 60)  # ~60 points, at least the minute tier
+        metrics = sorted({k.metric for k in self.kpis} & set(self.store.metrics()["name"]))
+        if not metrics:
+            self._history, self._change = {}, {}
+            return
+        frame = self.store.query(metrics, start - span, end, step=step, host=self.host)
+        cut = _ts(start)
+        for kpi in self.kpis:
+            series = kpi_series(frame, kpi)
+            if not len(series):
+                self._history[kpi.key], self._change[kpi.key] = series, math.nan
+                continue
+            now_part = series[series.index >= cut]
+            before = series[series.index < cut]
+            self._history[kpi.key] = now_part
+            a, b = (float(now_part.mean()) if len(now_part) else math.nan,
+                    float(before.mean()) if len(before) else math.nan)
+            self._change[kpi.key] = a - b
+        self._draw()
+
+    def _inputs_changed(self) -> None:
+        self._history, self._change, self.values = {}, {}, {}
+        super()._inputs_changed()
+
+    def _draw(self) -> None:
+        for kpi in self.kpis:
+            value = self.values.get(kpi.key, math.nan)
+            warn, crit, source = kpi_thresholds(kpi, self.rules)
+            state = _state(value, warn, crit)
+            hist = self._history.get(kpi.key)
+            spark = sparkline_svg(list(hist.values) if hist is not None else [], label=f"{kpi.label} over {self.range}")
+            delta = self._change.get(kpi.key, math.nan)
+            if math.isfinite(delta):
+                sign = "▲" if delta > 0 else "▼" if delta < 0 else "="
+                change = f'{sign} {esc(fmt_value(abs(delta), kpi.unit))} vs previous {esc(self.range)}'
+            else:
+                change = "no earlier data"
+            levels = []
+            if warn is not None:
+                levels.append(f"warning ≥ {fmt_value(warn, kpi.unit)}")
+            if crit is not None:
+                levels.append(f"critical ≥ {fmt_value(crit, kpi.unit)}")
+            tip = esc(f"{kpi.metric} {kpi.labels or ''} · " + (", ".join(levels) + f" ({source})" if levels else "no threshold"))
+            self._cards[kpi.key].value = (
+                f'<div class="wb-card-in wb-{state}" title="{tip}" data-kpi="{kpi.key}" '
+                f'data-value="{value if math.isfinite(value) else ""}">'
+                f'<div class="wb-card-label">{esc(kpi.label)}</div>'
+                f'<div class="wb-card-value">{_value_html(fmt_value(value, kpi.unit))}</div>'
+                f'<div class="wb-card-spark">{spark}</div>'
+                f'<div class="wb-card-change wb-muted">{change}</div></div>'
+            )
+
+
+def _value_html(text: str) -> str:
+    """``10.5 thread`` as a big number and a small unit, so long units never overflow a card."""
+    number, _, unit = text.partition(" ")
+    return f'{esc(number)}<span class="wb-card-unit"> {esc(unit)}</span>' if unit else esc(number)

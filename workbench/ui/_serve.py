@@ -1,0 +1,132 @@
+"""Serve the dashboard with Voilà: loopback by default, preheated kernels,
+culling of closed pages, and a template that loads nothing from other hosts.
+
+Voilà runs as a child process (``python -m voila``) so that ``workbench
+dashboard`` and ``make run`` can stop it cleanly; everything it needs is on
+its command line or in its environment (the token comes from an environment
+variable, never from an argument another user could read in ``ps``).
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import ConfigError
+
+__all__ = ["DashboardServer", "notebooks_dir", "voila_command", "TOKEN_ENV"]
+
+TOKEN_ENV = "WORKBENCH_DASHBOARD_TOKEN"
+#: a page whose tab closed stops ticking; its kernel is idle and culled after this
+CULL_IDLE_SECONDS = 60
+CULL_INTERVAL_SECONDS = 20
+_SHARE = Path(__file__).with_name("share")
+
+
+def notebooks_dir() -> Path:
+    """``notebooks/`` of the checkout (``$WORKBENCH_NOTEBOOKS`` overrides)."""
+    env = os.environ.get("WORKBENCH_NOTEBOOKS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def _loopback(ip: str) -> bool:
+    if ip in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def check_port(ip: str, port: int) -> None:
+    """Raise a clear error when ``ip:port`` cannot be listened on."""
+    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((ip, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"Port {port} on {ip} is already in use (another dashboard or server?). "
+                    f"Choose another with `workbench dashboard --port N`, or stop what listens there.",
+                    port=port) from None
+            raise ConfigError(f"Cannot listen on {ip}:{port}: {exc.strerror}.", port=port) from None
+
+
+@dataclass
+class DashboardServer:
+    """Voilà serving ``notebooks/dashboard.ipynb``."""
+
+    port: int = 8866
+    ip: str = "127.0.0.1"
+    home: str | None = None
+    notebook: Path = field(default_factory=lambda: notebooks_dir() / "dashboard.ipynb")
+    preheat: bool = True
+    cull_idle: int = CULL_IDLE_SECONDS
+    theme: str = "light"
+    token_env: str = TOKEN_ENV
+
+    def token(self) -> str | None:
+        return os.environ.get(self.token_env) or None
+
+    def check(self) -> None:
+        if not self.notebook.exists():
+            raise ConfigError(f"The dashboard notebook {self.notebook} is missing; run from a checkout "
+                              "of the project or set WORKBENCH_NOTEBOOKS to its notebooks/ directory.")
+        if not _loopback(self.ip) and not self.token():
+            raise ConfigError(
+                f"Refusing to serve the dashboard on {self.ip}, beyond this machine, without a token: the page "
+                f"can acknowledge alerts and pause executors. Set {self.token_env} in the environment "
+                "(e.g. `export WORKBENCH_DASHBOARD_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe())')`) "
+                "or serve on 127.0.0.1 behind an authenticating proxy.", ip=self.ip)
+        check_port(self.ip, self.port)
+
+    def url(self) -> str:
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"http://{host}:{self.port}/"
+
+    def command(self) -> list[str]:
+        return voila_command(self)
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(_SHARE), env.get("JUPYTER_PATH", "")) if p)
+        if self.home:
+            env["WORKBENCH_HOME"] = str(Path(self.home).resolve())
+        else:
+            env.setdefault("WORKBENCH_HOME", str(Path("./data").resolve()))
+        # With --Voila.auto_token (see voila_command) jupyter_server's identity provider
+        # reads the token from JUPYTER_TOKEN: it never appears on a command line.
+        env.pop("JUPYTER_TOKEN", None)
+        env.pop("JUPYTER_TOKEN_FILE", None)
+        token = self.token()
+        if token:
+            env["JUPYTER_TOKEN"] = token
+        env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        return env
+
+    def start(self, **popen) -> subprocess.Popen:
+        self.check()
+        return subprocess.Popen(self.command(), env=self.environment(), **popen)
+
+
+def voila_command(server: DashboardServer) -> list[str]:
+    args = [
+        sys.executable, "-m", "voila", str(server.notebook),
+        "--no-browser", f"--port={server.port}", f"--Voila.ip={server.ip}", "--Voila.port_retries=0",
+        "--template=workbench", f"--theme={server.theme}",
+        "--VoilaConfiguration.show_tracebacks=False",
+        f"--MappingKernelManager.cull_idle_timeout={server.cull_idle}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
+        "--MappingKernelManager.cull_connected=False",
+    ]
+    if server.token():
+        args.append("--Voila.auto_token=True")
+    if server.preheat:
+        args += ["--preheat_kernel=True", "--pool_size=1"]
+    return args
