@@ -199,13 +199,136 @@ def cmd_compact(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from workbench.demo import load_demo
+    from workbench.demo import load_demo, remove_demo
 
     cfg = _config(args)
+    if args.remove:
+        removed = remove_demo(cfg.home)
+        print(f"removed {len(removed)} demo hosts from {Path(cfg.home).resolve()}"
+              + (f": {', '.join(removed)}" if removed else " (there were none)"))
+        return 0
     n = load_demo(cfg.home, progress=True, now=args.now, align=args.align, replace=args.replace,
                   compact=not args.no_compact)
     print(f"loaded {n:,} demo samples into {Path(cfg.home).resolve()}")
     return 0
+
+
+def _dashboard_server(args, cfg):
+    from workbench.ui._serve import DashboardServer
+
+    return DashboardServer(port=args.port, ip=args.ip, home=str(Path(cfg.home).resolve()),
+                           preheat=not args.no_preheat)
+
+
+def cmd_dashboard(args) -> int:
+    cfg = _config(args)
+    server = _dashboard_server(args, cfg)
+    proc = server.start()
+    print(f"workbench dashboard: {server.url()} (home {Path(cfg.home).resolve()}). Ctrl-C stops.", file=sys.stderr)
+    return _wait_children({"dashboard": proc})
+
+
+def cmd_lab(args) -> int:
+    import subprocess
+
+    from workbench.ui._serve import check_port, notebooks_dir
+
+    cfg = _config(args)
+    check_port("127.0.0.1", args.port)
+    env = dict(os.environ, WORKBENCH_HOME=str(Path(cfg.home).resolve()))
+    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks_dir()}", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0"]
+    if args.no_browser:
+        cmd.append("--no-browser")
+    print(f"workbench lab: JupyterLab on notebooks/ at http://127.0.0.1:{args.port}/ (home {env['WORKBENCH_HOME']})",
+          file=sys.stderr)
+    return _wait_children({"jupyterlab": subprocess.Popen(cmd, env=env)})
+
+
+def cmd_up(args) -> int:
+    """What `make run` starts: the demo data on first run, the agent and the dashboard."""
+    import subprocess
+
+    cfg = _config(args)
+    home = Path(cfg.home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    marker = home / ".demo-offered"
+    if not args.no_demo and not marker.exists():
+        from workbench.demo import DemoExistsError, load_demo
+
+        print("workbench: first run in this home: loading the demo data set (16 cloud hosts and a recorded "
+              "workstation, labelled 'demo'; `workbench demo --remove` takes them out) ...", file=sys.stderr)
+        try:
+            load_demo(home, progress=True)
+        except DemoExistsError:
+            pass
+        marker.write_text("the demo data set was offered once; `make run` does not load it again\n")
+    server = _dashboard_server(args, cfg)
+    server.check()  # a busy port or an unsafe address is refused before anything starts
+    agent_cmd = [sys.executable, "-m", "workbench.cli", "--home", str(home)]
+    if args.config:
+        agent_cmd += ["--config", args.config]
+    agent_cmd += ["agent"] + (["--interval", args.interval] if args.interval else [])
+    children = {"agent": subprocess.Popen(agent_cmd, start_new_session=True)}
+    children["dashboard"] = server.start(start_new_session=True)
+    print(f"\n  Workbench is recording this machine into {home}\n  Dashboard: {server.url()}\n  Ctrl-C stops both.\n",
+          file=sys.stderr)
+    return _wait_children(children)
+
+
+def _wait_children(children: dict) -> int:
+    """Wait for child servers; Ctrl-C (or SIGTERM) stops them all cleanly, as does one of them dying."""
+    import signal
+    import subprocess
+
+    stop = {"why": None}
+
+    def on_signal(signum, _frame):
+        stop["why"] = signal.Signals(signum).name
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    rc = 0
+    try:
+        while stop["why"] is None:
+            dead = {n: p.poll() for n, p in children.items() if p.poll() is not None}
+            if dead:
+                name, code = next(iter(dead.items()))
+                if code:
+                    print(f"workbench: the {name} stopped with exit code {code}; stopping the rest.", file=sys.stderr)
+                rc = code or 0
+                break
+            time.sleep(0.2)
+    finally:
+        for p in children.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for name, p in children.items():
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                print(f"workbench: the {name} did not stop within 20 s; killing it.", file=sys.stderr)
+                p.kill()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return rc
+
+
+def _add_ui_commands(sub) -> None:
+    for name, fn, text in (("dashboard", cmd_dashboard, "serve the dashboard (Voilà) on 127.0.0.1"),
+                           ("up", cmd_up, "what `make run` starts: demo data on first run, the agent and the dashboard")):
+        d = sub.add_parser(name, help=text)
+        d.add_argument("--port", type=int, default=8866, help="port to serve on (default 8866)")
+        d.add_argument("--ip", default="127.0.0.1",
+                       help="address to listen on; beyond loopback only with WORKBENCH_DASHBOARD_TOKEN set")
+        d.add_argument("--no-preheat", action="store_true", help="start a kernel per visitor instead of a warm one")
+        if name == "up":
+            d.add_argument("--no-demo", action="store_true", help="do not load the demo data on first run")
+            d.add_argument("--interval", help="the agent's collection interval (default 1 s)")
+        d.set_defaults(fn=fn)
+    lab = sub.add_parser("lab", help="open JupyterLab on notebooks/ with this home")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--no-browser", action="store_true")
+    lab.set_defaults(fn=cmd_lab)
 
 
 def _human_bytes(n: float) -> str:
@@ -269,7 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="end: every host ends at --now; week: shift by whole weeks, keeping weekday and time of day")
     d.add_argument("--replace", action="store_true", help="replace demo hosts already in the home")
     d.add_argument("--no-compact", action="store_true", help="skip compaction (faster; more files to read)")
+    d.add_argument("--remove", action="store_true", help="remove the demo hosts (recorded data is kept)")
     d.set_defaults(fn=cmd_demo)
+    _add_ui_commands(sub)
     return p
 
 

@@ -54,7 +54,7 @@ import pyarrow.parquet as pq
 from workbench.catalog import MetricSpec
 from workbench.errors import DataError, WorkbenchError
 
-__all__ = ["load_demo", "demo_dir", "demo_hosts", "DemoExistsError", "DEMO_METRICS"]
+__all__ = ["load_demo", "remove_demo", "demo_dir", "demo_hosts", "DemoExistsError", "DEMO_METRICS"]
 
 WORKSTATION = "workstation"
 _WEEK_MS = 7 * 86400 * 1000
@@ -235,3 +235,17 @@ def _progress(items: Iterable, enabled: bool, total: int, what: str) -> Iterable
     from tqdm.auto import tqdm
 
     return tqdm(items, total=total, desc=f"demo: {what}", unit="host", file=sys.stderr)
+
+
+def remove_demo(home: str | os.PathLike, src: Path | None = None) -> list[str]:
+    """Delete the demo hosts (their samples and record tables) from ``home``; returns those removed.
+
+    Hosts recorded by an agent are never touched: only the names the demo
+    writes, which no agent records under (``workstation`` and the CloudWatch ids).
+    """
+    from workbench.store._layout import Layout
+
+    home = Path(home)
+    present = sorted(set(Layout(home).hosts()) & set(demo_hosts(src)))
+    _clear(home, present)
+    return present
