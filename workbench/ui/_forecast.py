@@ -145,7 +145,7 @@ class ForecastPanel(Panel):
         self._job_key: tuple | None = None
         self.result: dict[str, Any] | None = None
         super().__init__(store, **kwargs)
-        traitlets.link((self.picker, "value"), (self, "horizon"))
+        traitlets.link((self, "horizon"), (self.picker, "value"))
         self.observe(lambda _c: self.refresh_slow(), names="horizon")
         traitlets.link((self, "theme"), (self.chart, "theme"))
         self.children = [self._header, self.picker, self._info, self.chart, self._cards]

@@ -1,0 +1,226 @@
+"""Panels without a browser: values checked against direct store queries on the demo data."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pandas as pd
+import pytest
+
+from workbench.store import Store
+from workbench.ui import KpiCards, LiveChart, ProcessTable
+from workbench.ui._base import (
+    RANGES,
+    PageLog,
+    Panel,
+    fmt_value,
+    range_window,
+    sparkline_svg,
+    tier_for_step,
+)
+from workbench.ui._kpi import KPIS, kpi_thresholds
+from workbench.ui._widgets import Chart, Table
+
+
+@pytest.fixture(scope="module")
+def store(demo_home) -> Store:
+    return Store(demo_home)
+
+
+def test_fmt_value_reads_like_a_person_would():
+    assert fmt_value(0.423, "1") == "42 %"
+    assert fmt_value(0.05, "1") == "5.0 %"
+    assert fmt_value(3 * 1024**3, "By") == "3.0 GiB"
+    assert fmt_value(1536, "By/s") == "1.5 KiB/s"
+    assert fmt_value(10.5, "{thread}") == "10.5 thread"
+    assert fmt_value(float("nan"), "1") == "–"
+    assert fmt_value(None) == "–"
+
+
+def test_range_steps_pick_the_tier_the_store_reads():
+    assert [tier_for_step(RANGES[r][1]) for r in RANGES] == ["raw", "raw", "1m", "1m", "1h"]
+    s, e, step = range_window("custom:2026-12-01T00:00/2026-12-05T00:00")
+    assert e - s == 4 * 86400 and step == 3600 and tier_for_step(step) == "1h"
+    s, e, step = range_window("custom:2026-12-01T08:00/2026-12-01T09:00")
+    assert step < 60
+    with pytest.raises(ValueError, match="must be after"):
+        range_window("custom:2026-12-02/2026-12-01")
+    with pytest.raises(ValueError, match="Unknown range"):
+        range_window("3 weeks")
+
+
+def test_sparkline_draws_finite_points_only():
+    svg = sparkline_svg([1.0, float("nan"), 2.0, 3.0], label="x<y")
+    polyline = svg.split('<polyline points="')[1].split('"')[0]
+    assert len(polyline.split()) == 3
+    assert "x&lt;y" in svg
+    assert "<polyline" not in sparkline_svg([1.0])
+
+
+def test_kpi_cards_show_the_latest_values(store):
+    cards = KpiCards(store, host="workstation")
+    cards.refresh()
+    direct = store.sql(
+        "SELECT arg_max(value, ts) AS v FROM samples WHERE host = 'workstation' AND metric = ?",
+        ["system.memory.utilization"])["v"].iloc[0]
+    assert cards.values["memory"] == pytest.approx(direct)
+    idle = store.sql(
+        "SELECT arg_max(value, ts) AS v FROM samples WHERE host = 'workstation' AND metric = 'system.cpu.utilization' "
+        "AND labels = 'cpu=total,state=idle'")["v"].iloc[0]
+    assert cards.values["cpu"] == pytest.approx(1 - idle)
+    html = cards._cards["memory"].value
+    assert fmt_value(direct, "1").split()[0] in html and 'data-kpi="memory"' in html
+
+
+def test_kpi_levels_come_from_threshold_rules():
+    from workbench.detect._rules import rules_from_config
+
+    rules = rules_from_config({"rules": [
+        {"name": "cpu_busy", "kind": "threshold", "metric": "system.cpu.utilization", "op": "<", "fire": 0.1,
+         "labels": {"state": "idle"}, "severity": "critical"},
+        {"name": "mem", "kind": "threshold", "metric": "system.memory.utilization", "fire": 0.7},
+    ]})
+    cpu = next(k for k in KPIS if k.key == "cpu")
+    mem = next(k for k in KPIS if k.key == "memory")
+    warn, crit, source = kpi_thresholds(cpu, rules)
+    assert crit == pytest.approx(0.9) and source == "rule cpu_busy"
+    warn, crit, source = kpi_thresholds(mem, rules)
+    assert warn == pytest.approx(0.7) and source == "rule mem"
+    assert kpi_thresholds(mem, [])[2] == "default"
+
+
+@pytest.mark.parametrize("rng", ["1 h", "24 h", "7 d"])
+def test_live_chart_reads_the_range_tier(store, rng):
+    chart = LiveChart(store, host="ec2-825cc2", metric="system.cpu.utilization", labels="cpu=total", range=rng)
+    chart.refresh_slow()
+    start, end, step = range_window(rng)
+    assert chart.tier == tier_for_step(step)
+    direct = store.query("system.cpu.utilization", pd.Timestamp(start, unit="s", tz="UTC"),
+                         pd.Timestamp(end, unit="s", tz="UTC"), step=step, host="ec2-825cc2", labels={"cpu": "total"})
+    traces = [t for t in chart.chart.figure["data"] if t.get("mode") == "lines" and not t.get("fill")]
+    assert sum(len(t["x"]) for t in traces) == pytest.approx(len(direct), abs=len(traces))
+    assert chart.chart.figure["layout"]["meta"]["tier"] == chart.tier
+
+
+def test_live_chart_appends_only_new_buckets(tmp_path):
+    store = Store(tmp_path, host="live")
+    now = time.time()
+    step = RANGES["15 min"][1]
+    t0 = math.floor(now / step) * step - 300
+    ts = pd.to_datetime([t0 + i for i in range(300)], unit="s", utc=True)
+    store.append(pd.DataFrame({"ts": ts, "metric": "system.memory.utilization", "labels": "", "value": 0.5}))
+    chart = LiveChart(store, host="live", metric="system.memory.utilization", range="15 min")
+    chart.refresh_slow()
+    before = len(chart.chart.figure["data"][0]["x"])
+    sent = []
+    chart.chart.send = lambda msg, buffers=None: sent.append(msg)  # record what reaches the browser
+    # nothing new: nothing is read into the figure or sent
+    chart.refresh()
+    assert sent == []
+    # three more whole buckets of data
+    last = chart._last_bucket
+    more = pd.to_datetime([last + i for i in range(int(3 * step))], unit="s", utc=True)
+    store.append(pd.DataFrame({"ts": more, "metric": "system.memory.utilization", "labels": "", "value": 0.75}))
+    chart._last_bucket, real = last, time.time
+    import workbench.ui._charts as charts
+
+    charts.time.time = lambda: last + 3 * step + 0.5
+    try:
+        chart.refresh()
+    finally:
+        charts.time.time = real
+    assert len(sent) == 1 and sent[0]["type"] == "extend"
+    assert len(sent[0]["update"]["x"][0]) == 3 and sent[0]["update"]["y"][0] == [0.75, 0.75, 0.75]
+    assert len(chart.chart.figure["data"][0]["x"]) == before + 3
+
+
+def test_a_failing_refresh_reaches_the_page_log_and_the_next_one_runs():
+    class Broken:
+        calls = 0
+
+        def latest(self, **kw):
+            Broken.calls += 1
+            raise OSError("disk gone")
+
+    log = PageLog().attach()
+    try:
+        panel = ProcessTable(Broken(), host="h")
+        panel.refresh()
+        panel.refresh()
+    finally:
+        log.detach()
+    assert Broken.calls == 2 and panel.errors == 2
+    assert log.count == 2 and "disk gone" in log._html.value
+
+
+def test_process_table_matches_the_newest_collection(store):
+    panel = ProcessTable(store, host="workstation")
+    panel.refresh()
+    newest = store.sql("SELECT max(ts) AS t FROM samples WHERE host = 'workstation' AND metric = 'process.memory.usage'")["t"].iloc[0]
+    direct = store.sql("SELECT labels, value FROM samples WHERE host = 'workstation' AND metric = 'process.memory.usage' "
+                       "AND ts = ?", [newest.to_pydatetime()])
+    assert len(panel.table.rows) == len(direct) > 0
+    assert sorted(r[3][1] for r in panel.table.rows) == sorted(direct["value"].tolist())
+
+
+def test_chart_and_table_send_json_safe_values():
+    chart = Chart({"data": [{"type": "scatter", "x": [1], "y": [1.0]}], "layout": {}})
+    sent = []
+    chart.send = lambda msg, buffers=None: sent.append(msg)
+    chart.extend([[2, 3]], [[float("nan"), 2.0]], [0], max_points=2)
+    assert sent[0]["update"]["y"] == [[None, 2.0]]
+    assert chart.figure["data"][0]["x"] == [2, 3] and chart.figure["data"][0]["y"] == [None, 2.0]
+    table = Table(columns=[{"key": "a", "label": "A", "numeric": True}])
+    table.set_rows([[("–", float("nan"))], [("1", 1.0)]])
+    assert table.rows == [[["–", None]], [["1", 1.0]]]
+
+
+def test_export_is_what_the_chart_shows(store):
+    chart = LiveChart(store, host="workstation", metric="system.memory.utilization", range="1 h")
+    chart.refresh_slow()
+    name, data = chart.export("csv")
+    assert name.endswith(".csv")
+    back = pd.read_csv(__import__("io").BytesIO(data))
+    assert len(back) == len(chart.frame) > 0
+    name, data = chart.export("parquet")
+    assert pd.read_parquet(__import__("io").BytesIO(data))["value"].tolist() == chart.frame["value"].tolist()
+
+
+def test_fleet_lists_every_host_with_demo_labels(store):
+    from workbench.ui import FleetView
+
+    fleet = FleetView(store)
+    fleet.refresh_slow()
+    hosts = [r[0][1] for r in fleet.table.rows]
+    assert hosts == store.hosts() and len(hosts) == 17
+    assert all("demo" in r[0][0] for r in fleet.table.rows)
+    fleet._pick(hosts.index("ec2-825cc2"))
+    assert fleet.selected == "ec2-825cc2"
+
+
+def test_forecast_panel_draws_bands_around_the_mean(store):
+    from workbench.ui import ForecastPanel
+
+    panel = ForecastPanel(store, host="ec2-825cc2", metric="system.cpu.utilization", labels="state=user", horizon="6 h")
+    panel.refresh_slow()
+    panel.wait(120)
+    res = panel.result
+    assert "error" not in res, res
+    fc = res["forecast"]
+    assert len(fc) == 72
+    assert (fc["lo_95"] <= fc["lo_80"] + 1e-12).all() and (fc["lo_80"] <= fc["mean"] + 1e-12).all()
+    assert (fc["mean"] <= fc["hi_80"] + 1e-12).all() and (fc["hi_80"] <= fc["hi_95"] + 1e-12).all()
+    names = [t.get("name") for t in panel.chart.figure["data"]]
+    assert names == ["history", "95 % interval", "80 % interval", "forecast"]
+    assert "model" in panel._info.value
+
+
+def test_panel_inputs_are_traitlets_a_page_can_link():
+    import traitlets
+
+    assert {"store", "host", "metric", "labels", "range", "theme"} <= set(Panel.class_trait_names())
+    a, b = LiveChart(), LiveChart()
+    traitlets.link((a, "host"), (b, "host"))
+    a.host = "x"
+    assert b.host == "x"
