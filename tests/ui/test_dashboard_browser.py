@@ -74,7 +74,11 @@ def test_screenshots_fit_the_width(browser, dashboard, output_dir, width, height
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the page is {overflow}px wider than a {width}px window"
     path = output_dir / f"dashboard-{'dark' if dark else 'light'}-{width}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # Voilà scrolls #rendered_cells, not the document: grow the window to the whole page
+    full = page.evaluate("document.getElementById('rendered_cells').scrollHeight")
+    page.set_viewport_size({"width": width, "height": max(height, int(full) + 20)})
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(path))
     assert path.stat().st_size > 20_000
     if dark:  # the page really is dark: the body's background is not white
         bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
@@ -119,3 +123,32 @@ def test_token_protected_dashboard_refuses_without_token(demo_home, output_dir):
     finally:
         stop(proc)
 
+
+
+def test_a_closed_page_kernel_is_culled_within_two_minutes(browser, demo_home, output_dir):
+    """The refresh clock runs in the browser: once the tab is gone the kernel idles and is culled
+    (Voilà itself never stops it, voila#1458)."""
+    import psutil
+
+    from workbench.ui._serve import CULL_IDLE_SECONDS, CULL_INTERVAL_SECONDS
+
+    server, proc = start_dashboard(demo_home, preheat=False, log_path=output_dir / "voila-cull.log")
+    try:
+        voila = psutil.Process(proc.pid)
+
+        def kernels():
+            return [c for c in voila.children(recursive=True) if "ipykernel" in " ".join(c.cmdline())]
+
+        page, _ = open_dashboard(browser, server)
+        assert len(kernels()) == 1
+        page.wait_for_timeout(5000)
+        assert len(kernels()) == 1  # ticking, connected: alive
+        page.close()
+        closed = time.monotonic()
+        while kernels() and time.monotonic() - closed < 120:
+            time.sleep(2)
+        gone_after = time.monotonic() - closed
+        assert not kernels(), f"the closed page's kernel still runs after {gone_after:.0f} s"
+        assert gone_after <= CULL_IDLE_SECONDS + CULL_INTERVAL_SECONDS + 15
+    finally:
+        stop(proc)

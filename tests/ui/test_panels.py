@@ -224,3 +224,22 @@ def test_panel_inputs_are_traitlets_a_page_can_link():
     traitlets.link((a, "host"), (b, "host"))
     a.host = "x"
     assert b.host == "x"
+
+
+def test_capacity_card_says_when_a_growing_disk_reaches_90_percent(tmp_path):
+    from workbench.ui._forecast import capacity_cards
+
+    store = Store(tmp_path, host="box")
+    hours = 14 * 24
+    ts = pd.date_range(end=pd.Timestamp.now("UTC").floor("h"), periods=hours, freq="1h")
+    rng = __import__("numpy").random.default_rng(0)
+    value = 0.5 + 0.3 * (pd.Series(range(hours)) / hours).to_numpy() + rng.normal(0, 0.002, hours)
+    store.append(pd.DataFrame({"ts": ts, "metric": "system.filesystem.utilization",
+                               "labels": "device=/dev/sda1,mountpoint=/,type=ext4", "value": value}))
+    cards = capacity_cards(store, "box")
+    assert [c["what"] for c in cards] == ["/"]
+    text = cards[0]["text"]
+    # 0.8 now, +0.3 per 14 days: 90 % in about 4.7 days
+    assert text.startswith("reaches 90% in ~") and "days" in text and "[" in text, text
+    days = float(text.split("~")[1].split()[0])
+    assert 3.5 <= days <= 6.0, text

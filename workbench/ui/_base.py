@@ -76,6 +76,24 @@ def ts(epoch: float) -> Any:
     return pd.Timestamp(round(epoch * 1e6), unit="us", tz="UTC")
 
 
+_LATEST: dict[tuple, tuple[float, Any]] = {}
+
+
+def latest(store: Any, host: str, within: str = "10min", ttl: float = 1.0) -> Any:
+    """``store.latest(host=host)`` shared by the panels of one tick (KPI cards, processes):
+    one query per tick, not one per panel."""
+    key = (id(store), host, within)
+    now = time.monotonic()
+    hit = _LATEST.get(key)
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    frame = store.latest(host=host, within=within)
+    if len(_LATEST) > 64:
+        _LATEST.clear()
+    _LATEST[key] = (now, frame)
+    return frame
+
+
 def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 

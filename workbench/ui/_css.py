@@ -74,11 +74,13 @@ body, body .jp-Notebook, #rendered_cells, #rendered_cells > div { background: va
 .wb-log pre { white-space: pre-wrap; margin: 0 0 4px 0; font-size: 11px; color: var(--wb-fg); }
 .wb-log-error b, .wb-log-critical b { color: var(--wb-crit); } .wb-log-warning b { color: var(--wb-warn); }
 .wb-log-title { font-weight: 600; }
+.wb-log .widget-html-content, .wb-log-title, .wb-panel .widget-html-content { color: var(--wb-fg) !important; }
 .wb-chart { width: 100%; }
 .wb-panel .widget-toggle-buttons .widget-toggle-button, .wb-header .widget-toggle-button { font-size: 12px; }
 .wb-panel .jupyter-button, .wb-header .jupyter-button { color: #1f2430; }
 .wb-panel .jupyter-button.mod-primary { color: #ffffff; background: #1d4ed8; }
-.wb-panel .widget-dropdown select, .wb-header .widget-dropdown select, .wb-header input, .wb-panel input {
+.wb-panel .widget-dropdown select, .wb-header .widget-dropdown select, .wb-bar .widget-dropdown select,
+.wb-header input, .wb-panel input, .wb-bar input {
   background: var(--wb-card) !important; color: var(--wb-fg) !important; border-color: var(--wb-border) !important; }
 .wb-panel .lm-Widget.p-Accordion, .wb-panel .jupyter-widget-Collapse-header { background: transparent; color: var(--wb-fg); }
 .wb-panel .jupyter-widget-Collapse-header, .wb-panel .jupyter-widget-Collapse-contents { border-color: var(--wb-border); background: transparent; }

@@ -51,6 +51,8 @@ class ExecutorPanel(Panel):
             b.add_class(f"wb-exec-{b.description.split()[0].lower()}")
         self._controls = W.HBox([*controls, self._limit], layout=W.Layout(flex_flow="row wrap"))
         self._status = W.HTML()
+        self.chart.layout.display = "none"  # until an executor shows up
+        self._controls.layout.display = "none"
         self._names: list[str] = []
         self._tput: dict[str, deque] = {}
         self._sent: list[tuple[str, str, float]] = []

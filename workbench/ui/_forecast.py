@@ -106,17 +106,21 @@ def capacity_cards(store: Any, host: str, level: float = 0.9) -> list[dict[str, 
                 out.append(card)
                 continue
             card["status"] = ans.status
+            ref = y.index[-1].timestamp()  # durations from the last sample (imported data may end in the past)
+            stale = now - ref > 600
             if ans.status == "already":
                 card["text"] = f"is above {level:.0%} now"
             elif ans.eta is not None:
-                lo = ans.earliest.timestamp() - now if ans.earliest is not None else None
-                hi = ans.latest.timestamp() - now if ans.latest is not None else None
+                lo = ans.earliest.timestamp() - ref if ans.earliest is not None else None
+                hi = ans.latest.timestamp() - ref if ans.latest is not None else None
                 rng = f" [{_duration_text(lo) if lo else '?'}–{_duration_text(hi) if hi else 'later'}]"
-                card["text"] = f"reaches {level:.0%} in ~{_duration_text(ans.eta.timestamp() - now)}{rng}"
+                card["text"] = f"reaches {level:.0%} in ~{_duration_text(ans.eta.timestamp() - ref)}{rng}"
             elif ans.earliest is not None:
-                card["text"] = f"may reach {level:.0%} in {_duration_text(ans.earliest.timestamp() - now)} (95 % bound)"
+                card["text"] = f"may reach {level:.0%} in {_duration_text(ans.earliest.timestamp() - ref)} (95 % bound)"
             else:
-                card["text"] = f"stays below {level:.0%} for the next {_duration_text(ans.horizon_end.timestamp() - now)}"
+                card["text"] = f"stays below {level:.0%} for the next {_duration_text(ans.horizon_end.timestamp() - ref)}"
+            if stale:
+                card["text"] += f" (from the last sample, {_duration_text(now - ref)} ago)"
             out.append(card)
     return out
 
@@ -188,7 +192,11 @@ class ForecastPanel(Panel):
                                  "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
                                  "xaxis": {"visible": False}, "yaxis": {"visible": False}}}
             return
-        y, fc = res["y"], res["forecast"]
+        y, fc = res["y"], res["forecast"].copy()
+        unit = self._unit()
+        # a utilization cannot leave [0, 1], a byte count or rate cannot go below 0
+        lo, hi = (0.0, 1.0) if unit == "1" else (0.0, None) if unit.startswith("By") else (None, None)
+        fc = fc.clip(lower=lo, upper=hi)
         x_hist = epoch_ms(y.index.to_series())
         x_fc = epoch_ms(fc.index.to_series())
         band = []
@@ -204,7 +212,6 @@ class ForecastPanel(Panel):
             {"type": "scatter", "mode": "lines", "x": x_fc, "y": fc["mean"].tolist(), "name": "forecast",
              "line": {"color": "#2563eb", "width": 2}},
         ]
-        unit = self._unit()
         self.chart.figure = {"data": traces, "layout": {
             "margin": {"l": 56, "r": 12, "t": 8, "b": 36}, "xaxis": {"type": "date", "title": {"text": "UTC"}},
             "yaxis": _axis_layout(unit), "legend": {"orientation": "h", "y": -0.25},

@@ -18,6 +18,7 @@ import traitlets
 
 from workbench.labels import parse_labels
 from workbench.ui._base import Panel, esc, fmt_value, range_window, sparkline_svg
+from workbench.ui._base import latest as latest_frame
 from workbench.ui._base import ts as _ts
 
 __all__ = ["KPIS", "Kpi", "KpiCards", "kpi_values", "kpi_thresholds"]
@@ -148,7 +149,7 @@ class KpiCards(Panel):
     def _refresh(self) -> None:
         if not self.host:
             return
-        latest = self.store.latest(host=self.host, within="10min")
+        latest = latest_frame(self.store, self.host)
         latest = latest[latest["metric"].isin({k.metric for k in self.kpis})] if len(latest) else latest
         self.values = kpi_values(latest, self.kpis)
         self._draw()

@@ -29,6 +29,39 @@ CULL_INTERVAL_SECONDS = 20
 _SHARE = Path(__file__).with_name("share")
 
 
+def share_dir() -> Path:
+    """The Jupyter data directory Voilà gets: our template plus plotly.js from the installed plotly.
+
+    plotly.js (~5 MB) is not kept in the repository: it is copied once per
+    plotly version into a cache, from where Voilà serves it as a static,
+    browser-cacheable file the page loads in parallel with its other scripts.
+    """
+    import shutil
+
+    import plotly
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench"
+    root = cache / f"voila-share-{plotly.__version__}"
+    tdir = root / "voila" / "templates" / "workbench"
+    static = tdir / "static"
+    static.mkdir(parents=True, exist_ok=True)
+    for src in (_SHARE / "voila" / "templates" / "workbench").iterdir():
+        if src.is_file():
+            dst = tdir / src.name
+            if not dst.exists() or dst.read_bytes() != src.read_bytes():
+                tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, dst)
+    js = static / "plotly.min.js"
+    if not js.exists():
+        from workbench.ui._widgets import plotly_js
+
+        tmp = js.with_name(f".plotly.{os.getpid()}.tmp")
+        tmp.write_bytes(plotly_js())
+        os.replace(tmp, js)
+    return root
+
+
 def notebooks_dir() -> Path:
     """``notebooks/`` of the checkout (``$WORKBENCH_NOTEBOOKS`` overrides)."""
     env = os.environ.get("WORKBENCH_NOTEBOOKS")
@@ -95,7 +128,7 @@ class DashboardServer:
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(_SHARE), env.get("JUPYTER_PATH", "")) if p)
+        env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(share_dir()), env.get("JUPYTER_PATH", "")) if p)
         if self.home:
             env["WORKBENCH_HOME"] = str(Path(self.home).resolve())
         else:
@@ -117,7 +150,7 @@ class DashboardServer:
 
 def voila_command(server: DashboardServer) -> list[str]:
     args = [
-        sys.executable, "-m", "voila", str(server.notebook),
+        sys.executable, "-m", "workbench.ui._voila", str(server.notebook),
         "--no-browser", f"--port={server.port}", f"--Voila.ip={server.ip}", "--Voila.port_retries=0",
         "--template=workbench", f"--theme={server.theme}",
         "--VoilaConfiguration.show_tracebacks=False",

@@ -11,6 +11,7 @@ import traitlets
 
 from workbench.labels import parse_labels
 from workbench.ui._base import Panel, esc, fmt_value, sparkline_svg
+from workbench.ui._base import latest as latest_frame
 from workbench.ui._kpi import KPIS, kpi_series
 from workbench.ui._widgets import Table
 
@@ -71,7 +72,7 @@ class ProcessTable(Panel):
     def _refresh(self) -> None:
         if not self.host:
             return
-        latest = self.store.latest(host=self.host, within="10min")
+        latest = latest_frame(self.store, self.host)
         frame = process_frame(latest)
         self.frame = frame
         rows = []

@@ -5,7 +5,7 @@
 const shared = (window.__workbenchPlotly ||= { waiters: [], requested: false });
 
 function installPlotly(source) {
-  if (!window.Plotly) {
+  if (!window.Plotly && source) {
     // plotly.min.js is UMD: hide an AMD loader (RequireJS) so it sets window.Plotly.
     const define = window.define;
     window.define = undefined;
@@ -22,13 +22,40 @@ function installPlotly(source) {
   waiters.forEach((resolve) => resolve(window.Plotly));
 }
 
+function askKernel(model) {
+  if (!shared.requested) {
+    shared.requested = true;
+    model.send({ type: "need_plotly" });
+  }
+}
+
 function withPlotly(model) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   return new Promise((resolve) => {
     shared.waiters.push(resolve);
-    if (!shared.requested) {
-      shared.requested = true;
-      model.send({ type: "need_plotly" });
+    // The dashboard's template preloads plotly.js as a static file: run it,
+    // and ask the kernel only if that fails (or in JupyterLab, where there is none).
+    const link = document.querySelector("link[data-wb-plotly]");
+    if (link && !shared.tagFailed) {
+      if (!shared.tagWatched) {
+        shared.tagWatched = true;
+        const define = window.define; // plotly.min.js is UMD: hide an AMD loader
+        window.define = undefined;
+        const script = document.createElement("script");
+        script.src = link.href;
+        script.onload = () => {
+          window.define = define;
+          installPlotly("");
+        };
+        script.onerror = () => {
+          window.define = define;
+          shared.tagFailed = true;
+          askKernel(model);
+        };
+        document.head.appendChild(script);
+      }
+    } else {
+      askKernel(model);
     }
   });
 }
