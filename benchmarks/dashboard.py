@@ -235,7 +235,7 @@ def main() -> int:
     print(f"| every panel drawn, cold kernel | {cold['all_drawn_s']:.2f} s | | ≤ 6 s |")
     print(f"| KPI cards visible, preheated | {hot['kpi_visible_s']:.2f} s | | ≤ 1.5 s |")
     ratio = hot["bytes"] / bare["bytes"]
-    print(f"| bytes on first load | {hot['bytes'] / mib:.1f} MiB (of which WebSocket {hot["ws_bytes"] / mib:.1f} MiB) "
+    print(f"| bytes on first load | {hot['bytes'] / mib:.1f} MiB (of which WebSocket {hot['ws_bytes'] / mib:.1f} MiB) "
           f"| bare Voilà {bare['bytes'] / mib:.1f} MiB (×{ratio:.2f}) | ≤ 1.6 × bare |")
     if "kernel_cpu_ms_per_tick" in hot:
         print(f"| kernel CPU per 2 s tick | {hot['kernel_cpu_ms_per_tick']:.1f} ms | | ≤ 30 ms |")
