@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import smtplib
 import ssl
@@ -75,14 +76,30 @@ class Notification:
         return "\n".join(lines)
 
     def payload(self) -> dict[str, Any]:
-        return {
+        """The message as JSON-ready data: a missing number (NaN, such as the score of
+        a threshold alert) or an infinite one is ``None``, so that the body is strict
+        JSON (RFC 8259 has no NaN) that any receiver parses."""
+        return _finite({
             "event": self.event,
             "rule": self.rule,
             "severity": self.severity,
             "title": self.title,
             "ts": self.ts,
             "alerts": [dict(a) for a in self.alerts],
-        }
+        })
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float (also NumPy scalars) replaced by ``None``."""
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "dtype") and hasattr(value, "item"):  # a NumPy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 class Channel:
@@ -195,7 +212,7 @@ class WebhookChannel(Channel):
         self.attempts = 0
 
     def _deliver(self, note: Notification) -> None:
-        body = json.dumps(note.payload(), default=str).encode()
+        body = json.dumps(note.payload(), default=str, allow_nan=False).encode()
         headers = {"Content-Type": "application/json"}
         for header, var in self.headers_env.items():
             value = os.environ.get(var)
