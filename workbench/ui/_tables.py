@@ -33,24 +33,27 @@ def process_frame(latest: Any) -> Any:
     """Top processes from a :meth:`Store.latest` frame: pid, name, cpu, memory, cmdline.
 
     Only the newest collection counts (processes that have since left the
-    top-N or exited are not shown).
+    top-N or exited are not shown). Plain Python over the rows: see ``_kpi._rows``.
     """
     import pandas as pd
 
-    rows: dict[str, dict[str, Any]] = {}
-    for metric, col in (("process.cpu.utilization", "cpu"), ("process.memory.usage", "memory")):
-        part = latest[latest["metric"] == metric] if len(latest) else latest
-        if not len(part):
+    from workbench.ui._kpi import _rows
+
+    rows = [r for r in _rows(latest) if r[1] in ("process.cpu.utilization", "process.memory.usage")]
+    newest: dict[str, Any] = {}
+    for ts, metric, _labels, _value in rows:
+        if metric not in newest or ts > newest[metric]:
+            newest[metric] = ts
+    out: dict[str, dict[str, Any]] = {}
+    for ts, metric, labels, value in rows:
+        if ts < newest[metric] - pd.Timedelta(seconds=1):
             continue
-        newest = part["ts"].max()
-        part = part[part["ts"] >= newest - pd.Timedelta(seconds=1)]
-        for labels, value in zip(part["labels"], part["value"], strict=True):
-            lab = parse_labels(labels)
-            pid = lab.get("pid", "?")
-            row = rows.setdefault(pid, {"pid": pid, "name": lab.get("name", ""), "cmdline": lab.get("cmdline", ""),
-                                        "cpu": math.nan, "memory": math.nan})
-            row[col] = float(value)
-    return pd.DataFrame(list(rows.values()), columns=["pid", "name", "cpu", "memory", "cmdline"])
+        lab = parse_labels(labels)
+        pid = lab.get("pid", "?")
+        row = out.setdefault(pid, {"pid": pid, "name": lab.get("name", ""), "cmdline": lab.get("cmdline", ""),
+                                   "cpu": math.nan, "memory": math.nan})
+        row["cpu" if metric == "process.cpu.utilization" else "memory"] = float(value)
+    return pd.DataFrame(list(out.values()), columns=["pid", "name", "cpu", "memory", "cmdline"])
 
 
 class ProcessTable(Panel):
