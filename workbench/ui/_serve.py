@@ -80,6 +80,7 @@ def _loopback(ip: str) -> bool:
 def check_port(ip: str, port: int) -> None:
     """Raise a clear error when ``ip:port`` cannot be listened on."""
     with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Tornado does: TIME_WAIT is not "in use"
         try:
             s.bind((ip, port))
         except OSError as exc:
@@ -154,6 +155,8 @@ def voila_command(server: DashboardServer) -> list[str]:
         "--no-browser", f"--port={server.port}", f"--Voila.ip={server.ip}", "--Voila.port_retries=0",
         "--template=workbench", f"--theme={server.theme}",
         "--VoilaConfiguration.show_tracebacks=False",
+        # plotly's own lab extension (FigureWidget) is 1.4 MB of JavaScript the page never uses
+        "--VoilaConfiguration.extension_denylist=jupyterlab-plotly",
         f"--MappingKernelManager.cull_idle_timeout={server.cull_idle}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
         "--MappingKernelManager.cull_connected=False",
