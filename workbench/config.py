@@ -7,7 +7,9 @@ Validation is strict because a typo that is silently ignored is worse than an
 error: an unknown key names itself and the keys that exist; a wrong type
 names the type expected. Secrets never live in the file: a key such as
 ``password`` or ``token`` is refused and the message says to name an
-environment variable instead (``password_env = "SMTP_PASSWORD"``).
+environment variable instead (``password_env = "SMTP_PASSWORD"``). What looks
+like a secret, here and in ``workbench config``'s output (:func:`redact`), is
+decided by :mod:`workbench._redact`, the one redactor every part uses.
 """
 
 from __future__ import annotations
@@ -18,17 +20,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from workbench._redact import is_secret_key as _is_secret_key
+from workbench._redact import redact
 from workbench.errors import ConfigError, DataError
 from workbench.store._timeutil import parse_duration
 
 __all__ = ["Config", "AgentConfig", "StoreConfig", "load_config", "redact", "SECTIONS"]
-
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "api_key", "apikey", "credential")
-
-
-def _is_secret_key(key: str) -> bool:
-    k = key.lower()
-    return any(w in k for w in _SECRET_WORDS) and not k.endswith("_env")
 
 
 @dataclass
@@ -233,16 +230,3 @@ def load_config(path: str | os.PathLike | None = None, *, home: str | None = Non
     if host:
         cfg.host = host
     return cfg
-
-
-def redact(data: Any) -> Any:
-    """A copy of ``data`` with anything secret-looking replaced by ``'***'``."""
-    if isinstance(data, dict):
-        return {k: ("***" if _is_secret_key(str(k)) else redact(v)) for k, v in data.items()}
-    if isinstance(data, list):
-        return [redact(v) for v in data]
-    if isinstance(data, str) and "://" in data and "@" in data:
-        import re
-
-        return re.sub(r"(://[^:/@]+):[^@]+@", r"\1:***@", data)
-    return data

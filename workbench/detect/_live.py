@@ -61,7 +61,7 @@ _ALERT_KEYS = {"rules", "silences"}
 _NOTIFY_KEYS = {"channels", "routes"}
 _CHANNEL_KEYS = {
     "log": {"kind"},
-    "webhook": {"kind", "url", "timeout", "retries", "backoff", "headers_env"},
+    "webhook": {"kind", "url", "url_env", "timeout", "retries", "backoff", "headers_env"},
     "email": {"kind", "host", "port", "to", "sender", "starttls", "username_env", "password_env", "timeout"},
 }
 _ROUTE_KEYS = {"channels", "min_severity", "labels", "rules"}
@@ -87,8 +87,8 @@ def _channel(name: str, spec: Any) -> Channel:
         if kind == "log":
             return LogChannel(name)
         if kind == "webhook":
-            if "url" not in opts:
-                raise RuleError(f"[notify.channels.{name}] (webhook) needs url = 'https://...'.", channel=name)
+            if "url" not in opts and "url_env" not in opts:
+                raise RuleError(f"[notify.channels.{name}] (webhook) needs url = 'https://...' or url_env = 'VAR'.", channel=name)
             return WebhookChannel(name=name, **opts)
         for key in ("host", "to", "sender"):
             if key not in opts:

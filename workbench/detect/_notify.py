@@ -1,10 +1,11 @@
 """Notification channels and routing: log, webhook, e-mail, dashboard toast.
 
-Secrets (a webhook token, an SMTP password) are never taken from files or
-arguments: a channel is told the *name* of an environment variable and reads
-it when it sends. Log lines name the channel and the host only (a webhook
-URL is logged without its query string), and nothing a channel knows goes
-into alert records.
+Secrets (a webhook token, an SMTP password, a webhook URL that is itself the
+secret) are never taken from files or arguments: a channel is told the *name*
+of an environment variable and reads it when it sends. Log lines and errors
+show a URL through :func:`workbench._redact.redact_url` (the one redactor):
+from the file with its query values masked, from the environment as scheme
+and host only. Nothing a channel knows goes into alert records.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import ssl
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+from workbench._redact import redact_url
 from workbench.detect._errors import CircuitOpenError, NotifyError, RuleError
 from workbench.detect._rules import SEVERITIES, Matcher
 
@@ -172,25 +173,20 @@ class LogChannel(Channel):
         self.logger.log(self._LEVELS.get(note.severity, logging.WARNING), "%s", note.text())
 
 
-def _redact(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 class WebhookChannel(Channel):
     """POST the notification as JSON; timeout, retries with exponential backoff, breaker.
 
-    ``headers_env`` maps a header to the *name* of an environment variable
-    holding its value (``{"Authorization": "WB_WEBHOOK_TOKEN"}``), read at
-    send time so the secret never sits in config or logs.
+    The address is ``url`` or, where the URL itself carries the secret (Slack's
+    ``https://hooks.slack.com/services/T/B/XXXX``, a ``?token=`` query),
+    ``url_env``: the *name* of an environment variable holding it, read at send
+    time. ``headers_env`` maps a header to the name of an environment variable
+    holding its value (``{"Authorization": "WB_WEBHOOK_TOKEN"}``). Neither value
+    ever reaches config output or logs.
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         name: str = "webhook",
         timeout: float = 5.0,
         retries: int = 2,
@@ -198,10 +194,21 @@ class WebhookChannel(Channel):
         headers_env: Mapping[str, str] | None = None,
         breaker: CircuitBreaker | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        url_env: str | None = None,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise RuleError(f"Webhook {name!r}: url must start with http:// or https://; got {_redact(url)!r}.")
+        if (url is None) == (url_env is None):
+            raise RuleError(
+                f"Webhook {name!r} needs either url or url_env (the name of an environment variable holding "
+                f"the URL, for a URL that carries a secret); got {'both' if url is not None else 'neither'}.",
+                channel=name,
+            )
+        if url is not None:
+            _check_scheme(url, name, "url")
+        elif not isinstance(url_env, str) or not url_env:
+            raise RuleError(f"Webhook {name!r}: url_env must name an environment variable; got {url_env!r}.",
+                            channel=name)
         self.url = url
+        self.url_env = url_env
         self.name = name
         self.timeout = timeout
         self.retries = retries
@@ -211,7 +218,25 @@ class WebhookChannel(Channel):
         self.sleep = sleep
         self.attempts = 0
 
+    def _target(self) -> tuple[str, str]:
+        """The URL to post to and how to name it in logs and errors."""
+        if self.url is not None:
+            return self.url, redact_url(self.url)
+        url = os.environ.get(self.url_env or "")
+        if not url:
+            raise NotifyError(
+                f"Webhook {self.name!r}: environment variable {self.url_env} (url_env, the webhook's URL) is not set; "
+                f"set it in the environment of the process that sends (the agent).",
+                channel=self.name,
+            )
+        try:
+            _check_scheme(url, self.name, f"${self.url_env}")
+        except RuleError as exc:
+            raise NotifyError(str(exc), channel=self.name) from None
+        return url, f"{redact_url(url, path=False)} (from ${self.url_env})"
+
     def _deliver(self, note: Notification) -> None:
+        url, shown = self._target()
         body = json.dumps(note.payload(), default=str, allow_nan=False).encode()
         headers = {"Content-Type": "application/json"}
         for header, var in self.headers_env.items():
@@ -227,7 +252,7 @@ class WebhookChannel(Channel):
             if attempt:
                 self.sleep(self.backoff * 2 ** (attempt - 1))
             self.attempts += 1
-            req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+            req = urllib.request.Request(url, data=body, headers=headers, method="POST")
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (http(s) checked)
                     if 200 <= resp.status < 300:
@@ -238,12 +263,19 @@ class WebhookChannel(Channel):
                 if 400 <= exc.code < 500 and exc.code != 429:
                     break  # the receiver rejects this payload; retrying will not help
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                last = type(getattr(exc, "reason", exc)).__name__
-            log.warning("webhook %s to %s failed (attempt %d): %s", self.name, _redact(self.url), attempt + 1, last)
+                last = type(getattr(exc, "reason", exc)).__name__  # never str(exc): it can hold the URL
+            log.warning("webhook %s to %s failed (attempt %d): %s", self.name, shown, attempt + 1, last)
         raise NotifyError(
-            f"Webhook {self.name!r} to {_redact(self.url)} failed after {attempt + 1} attempt(s): {last}.",
+            f"Webhook {self.name!r} to {shown} failed after {attempt + 1} attempt(s): {last}.",
             channel=self.name,
         )
+
+
+def _check_scheme(url: Any, name: str, where: str) -> None:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        shown = redact_url(url, path=False) if isinstance(url, str) else repr(url)
+        raise RuleError(f"Webhook {name!r}: {where} must start with http:// or https://; got {shown!r}.",
+                        channel=name)
 
 
 class EmailChannel(Channel):
