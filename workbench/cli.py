@@ -190,12 +190,88 @@ def cmd_config(args) -> int:
 
 
 def cmd_compact(args) -> int:
+    """Compact every host that no agent is compacting (or those named with --host), saying what was done."""
+    from workbench.errors import AgentRunningError
+    from workbench.store import Store, lock_holder
+
+    cfg = _config(args)
+    store = Store(cfg.home)
+    present = store.hosts()
+    if args.hosts and not args.all:
+        unknown = [h for h in args.hosts if h not in present]
+        if unknown:
+            raise WorkbenchError(f"No host {unknown[0]!r} in {store.home}; its hosts are: {', '.join(present) or 'none'}. "
+                                 "Run `workbench compact` without --host to compact them all.")
+        hosts = list(dict.fromkeys(args.hosts))
+    else:
+        hosts = present
+    if not hosts:
+        print(f"nothing to compact: {store.home} has no hosts yet")
+        return 0
+    done, skipped = 0, []
+    for h in hosts:
+        try:
+            rep = Store(cfg.home, host=h).compact(policy=cfg.compaction_policy())
+        except AgentRunningError:
+            holder = lock_holder(store.layout, h) or {}
+            who = f"{holder.get('purpose', 'agent')} (pid {holder.get('pid', '?')} on {holder.get('hostname', '?')})"
+            print(f"{h}: skipped: its {who} holds the host lock and compacts it itself", flush=True)
+            skipped.append(h)
+            continue
+        done += 1
+        print(f"{h}: {_compaction_summary(rep)}", flush=True)
+    print(f"compacted {done} of {len(hosts)} host(s) in {store.home}"
+          + (f"; skipped {len(skipped)} whose agent is running ({', '.join(skipped)})" if skipped else ""))
+    # Asked by name for a host it could not compact: say so in the exit status too.
+    return 1 if skipped and args.hosts and not args.all else 0
+
+
+def _compaction_summary(rep) -> str:
+    parts = [f"{n} {what}" for n, what in (
+        (rep.absorbed, "new files absorbed"), (rep.merged, "chunks merged"), (rep.sealed_hours, "hours sealed"),
+        (rep.sealed_days, "days sealed"), (rep.sealed_months, "months sealed"), (rep.expired, "files expired"),
+        (rep.deleted, "retired files deleted")) if n]
+    if rep.quarantined:
+        parts.append(f"{len(rep.quarantined)} damaged file(s) quarantined ({', '.join(rep.quarantined)})")
+    return (", ".join(parts) or "nothing to do") + f" ({rep.seconds:.1f} s)"
+
+
+def cmd_verify(args) -> int:
+    """Check every file of the home; name each damaged one; exit 1 if any."""
     from workbench.store import Store
 
     cfg = _config(args)
-    rep = Store(cfg.home, host=cfg.host or None).compact(policy=cfg.compaction_policy())
-    print(rep)
-    return 0
+    store = Store(cfg.home)
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc="verify", unit="file", file=sys.stderr, leave=False)
+
+    def progress(i: int, n: int) -> None:
+        bar.total = n
+        bar.n = i
+        bar.refresh()
+
+    rep = store.verify(quarantine=args.quarantine, progress=progress if bar is not None else None)
+    if bar is not None:
+        bar.close()
+    for d in rep.damaged:
+        print(f"DAMAGED {d.name}: {d.reason}")
+        if d.moved_to:
+            print(f"  quarantined: moved to {d.moved_to}")
+        elif d.error:
+            print(f"  not quarantined ({d.error}); run `workbench verify --quarantine` where the home is writable")
+    summary = f"checked {rep.checked} files ({_human_bytes(rep.bytes)}) in {rep.seconds:.1f} s"
+    if rep.ok:
+        print(f"{summary}: no damage")
+        return 0
+    print(f"{summary}: {len(rep.damaged)} damaged.")
+    if not args.quarantine:
+        print("Queries skip a damaged file once they hit it and compaction quarantines it before merging; "
+              "`workbench verify --quarantine` moves them into HOME/quarantine now (nothing is deleted; "
+              "`workbench status` lists them).")
+    return 1
 
 
 def cmd_demo(args) -> int:
@@ -217,7 +293,7 @@ def _dashboard_server(args, cfg):
     from workbench.ui._serve import DashboardServer
 
     return DashboardServer(port=args.port, ip=args.ip, home=str(Path(cfg.home).resolve()),
-                           preheat=not args.no_preheat)
+                           preheat=not args.no_preheat, config=args.config)
 
 
 def cmd_dashboard(args) -> int:
@@ -383,8 +459,16 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", help="print the effective configuration (secrets redacted)")
     c.set_defaults(fn=cmd_config)
 
-    k = sub.add_parser("compact", help="compact the store now (when no agent is running)")
+    k = sub.add_parser("compact", help="compact every host now (hosts whose agent runs are left to it)")
+    k.add_argument("--host", dest="hosts", action="append", default=[], metavar="HOST",
+                   help="compact only this host (repeatable; default: every host)")
+    k.add_argument("--all", action="store_true", help="compact every host (the default)")
     k.set_defaults(fn=cmd_compact)
+
+    vf = sub.add_parser("verify", help="check every stored file (checksums, decoding); name each damaged one")
+    vf.add_argument("--quarantine", action="store_true",
+                    help="move damaged files into HOME/quarantine (nothing is deleted)")
+    vf.set_defaults(fn=cmd_verify)
 
     d = sub.add_parser("demo", help="load the shipped demo data set into the home")
     d.add_argument("--now", help="where the history ends (UTC, e.g. 2026-03-04T05:00; default: now)")

@@ -84,10 +84,11 @@ def browser(chromium):
 
 
 def start_dashboard(home: Path, *, token: str | None = None, cull_idle: int = 60, preheat: bool = True,
-                    log_path: Path | None = None):
+                    log_path: Path | None = None, config: Path | None = None):
     from workbench.ui._serve import DashboardServer
 
-    server = DashboardServer(port=free_port(), home=str(home), cull_idle=cull_idle, preheat=preheat)
+    server = DashboardServer(port=free_port(), home=str(home), cull_idle=cull_idle, preheat=preheat,
+                             config=str(config) if config else None)
     env_token = os.environ.pop(server.token_env, None)
     if token:
         os.environ[server.token_env] = token

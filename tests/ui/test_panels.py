@@ -243,3 +243,28 @@ def test_capacity_card_says_when_a_growing_disk_reaches_90_percent(tmp_path):
     assert text.startswith("reaches 90% in ~") and "days" in text and "[" in text, text
     days = float(text.split("~")[1].split()[0])
     assert 3.5 <= days <= 6.0, text
+
+
+def test_dashboard_links_pickers_and_fleet_clicks_to_every_panel(store):
+    from workbench.ui import Dashboard
+
+    dash = Dashboard(store)
+    assert dash.host == "workstation"  # no live agent in this home: the demo workstation
+    dash.top()
+    dash.load()
+    dash.fleet._pick(dash.fleet.hosts.index("ec2-825cc2"))
+    assert dash.host == "ec2-825cc2" == dash.host_picker.value
+    assert {p.host for p in dash.panels} == {"ec2-825cc2"}
+    assert dash.kpis.values["cpu"] == pytest.approx(
+        1 - store.latest("system.cpu.utilization", host="ec2-825cc2", labels={"state": "idle"})["value"].iloc[0])
+    dash.range_picker.value = "7 d"
+    assert {p.range for p in dash.panels} == {"7 d"} and dash.live.tier == "1h"
+    dash.range_picker.value = "custom"
+    dash.custom_range.value = "2026-12-02T00:00/2026-12-01T00:00"  # backwards: refused on the page
+    assert dash.range == "7 d" and "must be after" in dash.page_log._html.value
+    dash.theme_picker.value = "dark"
+    assert "wb-dark" in dash.header._dom_classes and dash.live.chart.theme == "dark"
+    for _ in range(3):
+        dash.tick()
+    assert dash.ticks == 3
+    dash.page_log.detach()

@@ -104,6 +104,7 @@ class DashboardServer:
     cull_idle: int = CULL_IDLE_SECONDS
     theme: str = "light"
     token_env: str = TOKEN_ENV
+    config: str | None = None  # workbench.toml for the pages' kernels (alert rules, thresholds)
 
     def token(self) -> str | None:
         return os.environ.get(self.token_env) or None
@@ -130,6 +131,8 @@ class DashboardServer:
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(share_dir()), env.get("JUPYTER_PATH", "")) if p)
+        if self.config:
+            env["WORKBENCH_CONFIG"] = str(Path(self.config).resolve())
         if self.home:
             env["WORKBENCH_HOME"] = str(Path(self.home).resolve())
         else:
