@@ -16,6 +16,8 @@ log = logging.getLogger("workbench")
 
 
 def _print_df(df, fmt: str = "table", out=None) -> None:
+    import math
+
     import pandas as pd
 
     out = out or sys.stdout
@@ -26,13 +28,31 @@ def _print_df(df, fmt: str = "table", out=None) -> None:
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
+        # Cells are Text objects: data is never read as rich markup ("a[/]b" raised
+        # MarkupError, "[x]" vanished) or emoji codes (":x:"). Text columns fold instead
+        # of cutting with "…", and a word-like value (metric, host, labels) up to 60
+        # characters keeps its full width so it stays on one line.
+        def cell(v) -> Text:
+            if v is None or v is pd.NaT:
+                return Text("")
+            if isinstance(v, float):
+                return Text("NaN" if math.isnan(v) else f"{v:.6g}")
+            return Text(str(v))
+
+        head = df.head(1000)
         table = Table(show_lines=False)
         for col in df.columns:
-            table.add_column(str(col), justify="right" if pd.api.types.is_numeric_dtype(df[col]) else "left")
-        for row in df.head(1000).itertuples(index=False):
-            table.add_row(*("" if v is None else str(v) for v in row))
-        console = Console(file=out, width=max(100, Console().width))
+            if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
+                table.add_column(Text(str(col)), justify="right", no_wrap=True)
+            else:
+                words = [len(s) for s in map(str, head[col].dropna()) if " " not in s]
+                width = min(max(words, default=0), 60)
+                table.add_column(Text(str(col)), justify="left", overflow="fold", min_width=max(width, len(str(col))))
+        for row in head.itertuples(index=False):
+            table.add_row(*(cell(v) for v in row))
+        console = Console(file=out, width=max(100, Console().width), emoji=False, markup=False, highlight=False)
         console.print(table)
         if len(df) > 1000:
             console.print(f"... {len(df) - 1000} more rows (use --format csv to get all)")
@@ -268,8 +288,10 @@ def cmd_verify(args) -> int:
         return 0
     print(f"{summary}: {len(rep.damaged)} damaged.")
     if not args.quarantine:
-        print("Queries skip a damaged file once they hit it and compaction quarantines it before merging; "
-              "`workbench verify --quarantine` moves them into HOME/quarantine now (nothing is deleted; "
+        print("Until they are quarantined, queries still read these files: one that fails to decode is skipped, "
+              "but wrong values in a page that decodes are returned as they are (DuckDB does not check page "
+              "checksums). Compaction quarantines a damaged file before it merges it. Run "
+              "`workbench verify --quarantine` to move them into HOME/quarantine now (nothing is deleted; "
               "`workbench status` lists them).")
     return 1
 

@@ -55,7 +55,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from workbench.store._layout import Layout, parse_l0_name
 from workbench.store._manifest import FileEntry, Manifest, load_manifest, save_manifest
@@ -69,6 +68,7 @@ from workbench.store._segment import (
     SEALED_ZSTD_LEVEL,
     TS,
     SegmentWriter,
+    check_segment,
     fsync_dir,
     read_segment,
     read_table,
@@ -554,17 +554,23 @@ class Compactor:
 
     # -- helpers ------------------------------------------------------------
     def _readable(self, m: Manifest, f: FileEntry, report: CompactionReport) -> bool:
-        path = self._path(f.name)
+        """Verify ``f`` in full (every page decoded, every checksum matched) before it is merged.
+
+        DuckDB, which reads the inputs of a seal, checks neither page
+        checksums nor values, so without this a damaged page could be rolled
+        up into ``samples_1m``/``samples_1h`` and rewritten, with fresh
+        checksums, into the day file. A damaged input is quarantined instead.
+        """
         try:
-            pq.ParquetFile(path).metadata  # noqa: B018 - reading the footer validates it
-            return True
+            reason = check_segment(self._path(f.name))
         except FileNotFoundError:
             m.files = [x for x in m.files if x.name != f.name]
             log.error("manifest names %s but it is missing; dropping it from the manifest", f.name)
             return False
-        except Exception as exc:  # noqa: BLE001
-            self._quarantine(m, f.name, f"{type(exc).__name__}: {exc}", report)
+        if reason is not None:
+            self._quarantine(m, f.name, reason, report)
             return False
+        return True
 
 
 # In the full cycle's arrow compute calls, a Python number as an argument

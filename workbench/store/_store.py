@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -31,12 +32,15 @@ from workbench.labels import canonical_labels, format_labels
 from workbench.store._layout import Layout, default_host, new_stream_id, safe_host
 from workbench.store._quarantine import StoreWarning, list_quarantined, quarantine_file
 from workbench.store._segment import (
+    RECORD_WRITE,
     SAMPLE_SCHEMA,
+    check_segment,
     sort_samples,
     write_atomic,
     write_samples,
 )
 from workbench.store._snapshot import Snapshot, take_snapshot
+from workbench.store._verify import VerifyReport, record_files, verify_home
 
 if TYPE_CHECKING:
     import duckdb
@@ -132,7 +136,8 @@ class Store:
         self._stream = new_stream_id(role)
         self._seq = itertools.count()
         self._local = threading.local()
-        self._validated: set[str] = set()
+        self._verified: set[str] = set()  # files this process decoded in full and found sound
+        self._skipped: dict[str, dict] = {}  # damaged files left in place (the home was not writable)
         self._catalog_cache: tuple[float, dict[str, dict]] | None = None
 
     def __repr__(self) -> str:
@@ -274,7 +279,7 @@ class Store:
         if arrow.num_rows == 0:
             return 0
         path = self.layout.table_dir(table, self.host) / f"{self._stream}-{next(self._seq):010d}.parquet"
-        write_atomic(arrow, path, compression="zstd")
+        write_atomic(arrow, path, **RECORD_WRITE)
         return arrow.num_rows
 
     def register_metrics(self, specs: Iterable[MetricSpec]) -> None:
@@ -357,47 +362,91 @@ class Store:
             self._local.con = con
         return con
 
-    def _run(self, fn: Callable[[duckdb.DuckDBPyConnection, Snapshot], Any], hosts: list[str] | None = None) -> Any:
-        """Run ``fn`` on a fresh snapshot; retry when files moved underneath it."""
+    def _run(self, fn: Callable[[duckdb.DuckDBPyConnection, Snapshot], Any],
+             hosts: list[str] | None = None) -> tuple[Any, list[dict]]:
+        """Run ``fn`` on a fresh snapshot; return its result and the damaged files left out of it.
+
+        Files that vanished underneath the query (a compaction swapped them)
+        mean a retry on a new snapshot. Any other failure to read is looked
+        into: damaged files are quarantined (or, where the home is not
+        writable, skipped by this process) and the query runs again on the
+        rest; a failure no file explains is raised as it came.
+        """
         import duckdb
 
+        user_errors = _user_errors()  # wrong SQL or data, not a damaged file: raised as they are
+        damaged: dict[str, dict] = {}
         last: Exception | None = None
-        for _ in range(_RETRIES):
+        moved = 0
+        while moved < _RETRIES:
             snap = take_snapshot(self.layout, hosts)
+            if self._skipped:
+                left_out = [p for p in snap.paths() if p in self._skipped]
+                for p in left_out:
+                    damaged.setdefault(p, self._skipped[p])
+                snap = Snapshot([f for f in snap.files if f.path not in self._skipped])
             con = self._con()
             try:
-                return fn(con, snap)
+                return fn(con, snap), list(damaged.values())
             except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
                 raise QueryError(f"{exc}\nViews: {', '.join(self.views())}.", error=str(exc)) from None
-            except (duckdb.IOException, duckdb.InvalidInputException, OSError) as exc:
-                last = exc
-                if any(not os.path.exists(p) for p in snap.paths()):
-                    continue  # compaction swapped files: take a new snapshot
-                if self._quarantine_bad(snap, str(exc)):
-                    continue
+            except user_errors:
                 raise
+            except (duckdb.Error, pa.ArrowException, OSError) as exc:
+                # Undecodable pages raise a bare duckdb.Error ("don't know what
+                # type") that names no file; a fatal one may invalidate the connection.
+                last = exc
+                self._local.con = None
+                if any(not os.path.exists(p) for p in snap.paths()):
+                    moved += 1
+                    continue  # compaction swapped files: take a new snapshot
+                found = self._set_aside(snap, str(exc))
+                if not found:
+                    raise
+                damaged.update(found)
         raise StoreError(f"Query kept failing while files changed underneath it: {last}", error=str(last))
 
-    def _quarantine_bad(self, snap: Snapshot, message: str) -> bool:
-        """Find unreadable files in ``snap`` and quarantine them; True if any."""
-        import pyarrow.parquet as pq
+    def _set_aside(self, snap: Snapshot, message: str) -> dict[str, dict]:
+        """Find the damaged files among those ``snap`` and the record tables read; quarantine or skip each.
 
-        paths = snap.paths()
+        Files the error names are checked first; when none is damaged, every
+        file this process has not yet verified is (once: segments never
+        change under their name). Returns what was found, by path.
+        """
+        paths = snap.paths() + [str(p) for p in record_files(self.layout) if str(p) not in self._skipped]
         named = [p for p in paths if p in message]
-        found = False
-        for p in named + [p for p in paths if p not in named and p not in self._validated]:
-            try:
-                pq.read_metadata(p) if p not in named else pq.read_table(p)
-                self._validated.add(p)
-            except FileNotFoundError:
-                continue
-            except Exception as exc:  # noqa: BLE001 - any decode failure
-                path = Path(p)
-                host = path.parent.parent.name
-                rel = f"{path.parent.name}/{path.name}"
-                quarantine_file(self.layout, host, path, rel, f"{type(exc).__name__}: {exc}")
-                found = True
+        found: dict[str, dict] = {}
+        for batch in (named, [p for p in paths if p not in named and p not in self._verified]):
+            for p in batch:
+                try:
+                    reason = check_segment(p)
+                except FileNotFoundError:
+                    continue
+                if reason is None:
+                    self._verified.add(p)
+                else:
+                    found[p] = self._quarantine_or_skip(Path(p), reason)
+            if found:
+                break
         return found
+
+    def _quarantine_or_skip(self, path: Path, reason: str) -> dict:
+        """Quarantine a damaged file; where the home is not writable, leave it and skip it in this process."""
+        host, rel = _host_and_rel(self.layout, path)
+        info = {"path": str(path), "host": host, "reason": reason}
+        try:
+            dest = quarantine_file(self.layout, host, path, rel, reason)
+            return {**info, "action": "quarantined", "moved_to": str(dest)}
+        except OSError as exc:
+            msg = (
+                f"Skipped unreadable segment {rel} of host {host!r} ({reason}): the home is read-only or not "
+                f"writable here ({exc.strerror or exc}), so the file stays where it is and queries in this process "
+                "answer from the rest. The host's agent quarantines it when it compacts, as does "
+                "`workbench verify --quarantine` run where the home is writable."
+            )
+            warnings.warn(msg, StoreWarning, stacklevel=_outside_store())
+            self._skipped[str(path)] = {**info, "action": "skipped"}
+            return self._skipped[str(path)]
 
     def views(self) -> list[str]:
         tables = sorted(set(_TABLE_SCHEMAS) | set(self._table_names()))
@@ -431,7 +480,7 @@ class Store:
         meta = self.metrics()
         con.from_df(meta).create_view("metrics", replace=True)
         for table in self.views()[4:]:
-            files = sorted(str(p) for p in self.layout.table_dir(table).glob("*/*.parquet"))
+            files = sorted(str(p) for p in self.layout.table_dir(table).glob("*/*.parquet") if str(p) not in self._skipped)
             if files:
                 con.read_parquet(files, union_by_name=True).create_view(table, replace=True)
             elif table in _TABLE_SCHEMAS:
@@ -440,10 +489,27 @@ class Store:
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
         """Run DuckDB SQL over the views ``samples``, ``samples_1m``, ``samples_1h``, ``metrics``
         and the record tables. Pass user input as ``params`` (``?`` or ``$name``), never by
-        formatting it into ``query``."""
-        return self.to_arrow(query, params).to_pandas()
+        formatting it into ``query``.
+
+        Damaged files left out of the answer are listed in the result's
+        ``attrs["damaged_files"]`` (path, host, reason, and ``action``:
+        quarantined or skipped), and each is announced once with a
+        :class:`StoreWarning`.
+        """
+        table, damaged = self._sql_arrow(query, params)
+        return _with_damage(table.to_pandas(), damaged)
 
     def to_arrow(self, query: str, params: list | dict | None = None) -> pa.Table:
+        """As :meth:`sql`, as an Arrow table; damaged files left out are in its schema metadata
+        (``workbench.damaged_files``, JSON)."""
+        table, damaged = self._sql_arrow(query, params)
+        if damaged:
+            meta = dict(table.schema.metadata or {})
+            meta[b"workbench.damaged_files"] = json.dumps(damaged).encode()
+            table = table.replace_schema_metadata(meta)
+        return table
+
+    def _sql_arrow(self, query: str, params) -> tuple[pa.Table, list[dict]]:
         def run(con, snap):
             self._make_views(con, snap)
             return con.sql(query, params=params).to_arrow_table()
@@ -555,8 +621,8 @@ class Store:
             )
             return con.execute(sql, [int(step_s * 1e6), *args]).df()
 
-        df = self._run(run, hosts)
-        return _normalise(df)
+        df, damaged = self._run(run, hosts)
+        return _with_damage(_normalise(df), damaged)
 
     def latest(
         self,
@@ -596,7 +662,8 @@ class Store:
             )
             return con.execute(sql, [files, *p]).df()
 
-        return _normalise(self._run(run, [safe_host(host)] if host else None))
+        df, damaged = self._run(run, [safe_host(host)] if host else None)
+        return _with_damage(_normalise(df), damaged)
 
     def series(self, metric: str | None = None) -> pd.DataFrame:
         """Distinct (host, metric, labels) with first/last time and sample count."""
@@ -627,6 +694,15 @@ class Store:
             finally:
                 comp.close()
 
+    def verify(self, *, quarantine: bool = False, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+        """Check every file readers would read (every page decoded, every checksum matched).
+
+        Names each damaged file in the returned :class:`VerifyReport`; with
+        ``quarantine=True`` moves each aside into ``HOME/quarantine`` (nothing
+        is deleted; readers already skip them). Works on a read-only home.
+        """
+        return verify_home(self.layout, quarantine=quarantine, progress=progress)
+
     def quarantined(self) -> pd.DataFrame:
         import pandas as pd
 
@@ -643,6 +719,35 @@ class Store:
                     pass
         return total
 
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    import duckdb
+
+    return (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.TypeMismatchException,
+            duckdb.NotImplementedException, duckdb.ConstraintException, duckdb.InterruptException)
+
+
+def _outside_store() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside ``workbench.store``."""
+    here = os.path.dirname(__file__)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _host_and_rel(layout: Layout, path: Path) -> tuple[str, str]:
+    """The host a file belongs to and its name below the host's quarantine directory."""
+    parts = path.relative_to(layout.home).parts
+    if parts[0] == "tables":  # tables/<table>/<host>/<file>
+        return parts[2], f"tables/{parts[1]}/{parts[3]}"
+    return parts[1], f"{parts[2]}/{parts[3]}"  # hosts/<host>/<tier>/<file>
+
+
+def _with_damage(df: pd.DataFrame, damaged: list[dict]) -> pd.DataFrame:
+    df.attrs["damaged_files"] = damaged
+    return df
 
 
 def _split_by_host(table: pa.Table):
