@@ -27,6 +27,11 @@ child takes no lock of its own: it works under the agent's host lock).
 Alert rules from ``[alerts]`` are evaluated on every sample as it is
 collected (:mod:`workbench.detect._live`, imported only when rules exist).
 
+Every ``control_interval`` (1 s) the loop polls the control actions addressed
+to ``alerts:<host>`` (:class:`workbench.control.ActionPoller`: a few ``stat``
+calls when nothing is new) and applies acks and silences made from any
+process or host; with no rules configured they are refused with that reason.
+
 The agent measures itself: its CPU and memory, each collector's cost and
 error counts, the samples it wrote, compaction's duration, failures and
 peak memory. Those land in the store as ``workbench.agent.*`` metrics and in
@@ -35,8 +40,6 @@ peak memory. Those land in the store as ``workbench.agent.*`` metrics and in
 
 from __future__ import annotations
 
-import array
-import itertools
 import json
 import logging
 import os
@@ -54,9 +57,12 @@ from typing import Any
 import psutil
 import pyarrow as pa
 
+from workbench._arrow import fixed_width as _fixed_width
+from workbench._arrow import strings as _strings
 from workbench.catalog import MetricSpec
 from workbench.collect import Collector, registry
 from workbench.config import Config, load_config
+from workbench.control import ActionPoller, write_json_atomic
 from workbench.errors import ConfigError
 from workbench.store._compact import CompactionPolicy, Compactor
 from workbench.store._lock import HostLock
@@ -143,6 +149,7 @@ class Agent:
         collectors: list[Collector] | None = None,
         store: Store | None = None,
         absorb_interval: float | None = None,
+        control_interval: float | None = 1.0,
     ) -> None:
         self.config = config or load_config()
         cfg = self.config
@@ -166,6 +173,11 @@ class Agent:
         self._absorb: dict[str, Any] = {"runs": 0, "failures": 0, "absorbed": 0, "merged": 0, "last_error": ""}
         self._alert_errors = 0
         self._rate_window: deque[tuple[float, int]] = deque(maxlen=120)
+        # Control actions (acks, silences) are polled this often; None switches polling off
+        # (for measuring what it costs, benchmarks/control_latency.py).
+        self.control_interval = control_interval
+        self._control = None
+        self._status_due = False
 
     # ------------------------------------------------------------ lifecycle
     def stop(self, *_args: Any) -> None:
@@ -191,6 +203,10 @@ class Agent:
         next_self = start
         next_flush = start + cfg.flush_interval
         next_status = start
+        next_control = start if self.control_interval else float("inf")
+        if self.control_interval:
+            target = f"alerts:{self.host}"
+            self._control = ActionPoller(self.store, target, [target, "alerts:*"], "alerts", catch_all=True)
         self._proc.cpu_percent()  # prime: the first call has nothing to compare with
         log.info("agent recording %d collectors on host %r into %s", len(slots), self.host, self.store.home)
         try:
@@ -212,12 +228,16 @@ class Agent:
                 if now >= next_flush:
                     self._flush()
                     next_flush = max(next_flush + cfg.flush_interval, now)
+                if now >= next_control:
+                    self._poll_control()
+                    next_control = now + self.control_interval
                 if self.alerts is not None:
                     self._guard_alerts(self.alerts.tick)
-                if now >= next_status:
+                if now >= next_status or self._status_due:
+                    self._status_due = False
                     self._write_status(slots, running=True)
                     next_status = now + cfg.status_interval
-                wake = min([s.due for s in slots] + [next_self, next_flush, next_status])
+                wake = min([s.due for s in slots] + [next_self, next_flush, next_status, next_control])
                 if deadline is not None:
                     wake = min(wake, deadline)
                 self._stop.wait(max(0.0, wake - time.monotonic()))
@@ -264,6 +284,22 @@ class Agent:
                 self.summary.dropped += over
         if self.alerts is not None:
             self._guard_alerts(self.alerts.observe, ts, self.host, rows)
+
+    def _poll_control(self) -> None:
+        """Apply new control actions for this host's alerts (never raises: the poller records refusals)."""
+        alerts = self.alerts
+        self._control.poll(self._apply_action, replay=alerts.replay_action if alerts is not None else None)
+
+    def _apply_action(self, action) -> str:
+        if self.alerts is None:
+            from workbench.errors import ActionError
+
+            raise ActionError(f"no alert rules configured on the agent of host {self.host!r} "
+                              "([[alerts.rules]] in workbench.toml), so there is nothing to "
+                              f"{'acknowledge' if action.action == 'ack' else 'silence'}")
+        detail = self.alerts.apply_action(action)
+        self._status_due = True  # `workbench status` shows it on the next loop
+        return detail
 
     def _guard_alerts(self, fn, *args) -> None:
         """Run one step of alert evaluation; a failure is logged and counted, never fatal."""
@@ -463,32 +499,12 @@ class Agent:
             "absorb": self._absorb,
             "alerts": self.alerts.status() if self.alerts is not None else None,
             "alert_errors": self._alert_errors,
+            "control": self._control.status() if self._control is not None else None,
         }
-        path = self.store.layout.status(self.host)
-        tmp = path.with_name(f".{path.name}.tmp")
         try:
-            tmp.write_text(json.dumps(status))
-            os.replace(tmp, path)
+            write_json_atomic(self.store.layout.status(self.host), status)
         except OSError as exc:
             log.error("could not write agent status: %s", exc)
-
-
-# Arrow columns are built from raw buffers rather than with ``pa.array``:
-# ``pa.array`` probes every Python sequence for being a pandas object, which
-# imports pandas (about 45 MiB resident) into the agent on its first flush.
-
-
-def _fixed_width(type_: pa.DataType, code: str, values) -> pa.Array:
-    """An Arrow array of int64/timestamp (``code`` 'q') or float64 ('d') values."""
-    return pa.Array.from_buffers(type_, len(values), [None, pa.py_buffer(array.array(code, values))])
-
-
-def _strings(values) -> pa.Array:
-    """An Arrow string array; characters UTF-8 cannot encode (lone surrogates) become '?'."""
-    data = [v.encode("utf-8", "replace") for v in values]
-    offsets = array.array("i", [0])
-    offsets.extend(itertools.accumulate(map(len, data)))
-    return pa.Array.from_buffers(pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
 
 
 def _live_alerts(cfg: Config, store: Store):

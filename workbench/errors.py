@@ -23,6 +23,10 @@ __all__ = [
     "CollectorError",
     "MissingDependencyError",
     "QueryError",
+    "ActionError",
+    "ActionTimeoutError",
+    "ExecutorRunningError",
+    "UnknownAlertError",
 ]
 
 
@@ -95,3 +99,19 @@ class MissingDependencyError(WorkbenchError, ImportError):
             package=package,
             extra=extra,
         )
+
+
+class ActionError(WorkbenchError, ValueError):
+    """A control action (``workbench.control.act``) names an unknown target, action or arguments."""
+
+
+class ActionTimeoutError(WorkbenchError, TimeoutError):
+    """No owner answered a control action in time (it stays recorded and applies when the owner runs)."""
+
+
+class ExecutorRunningError(StoreError):
+    """Another executor with the same name already runs on this host."""
+
+
+class UnknownAlertError(WorkbenchError, KeyError):
+    """An alert id that no alert record in the home carries."""

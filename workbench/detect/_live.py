@@ -28,10 +28,17 @@ Configuration, in ``workbench.toml``::
     min_severity = "warning"
 
 With rules but no ``[notify]`` section, notifications go to the agent's log.
+
+Acknowledgements and silences made from other processes arrive as control
+actions (:mod:`workbench.control`); the agent hands them to
+:meth:`LiveAlerts.apply_action`. An ack is checkpointed at once (the state
+file keeps it, and the alert's lifecycle, across a restart); silences are
+kept by id and re-applied from the action log when the agent starts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import time
@@ -148,6 +155,8 @@ class LiveAlerts:
         self.restored: dict[str, int] = {}
         self.checkpoint_errors = 0
         self._next_checkpoint = time.monotonic() + checkpoint_interval
+        # silences made by control actions: silence_id -> (Silence, what `status` shows)
+        self.control_silences: dict[str, tuple[Any, dict[str, Any]]] = {}
         if self.state_path is not None:
             from workbench.detect._state import restore_state
 
@@ -195,6 +204,10 @@ class LiveAlerts:
     def tick(self) -> None:
         """Advance time: for-durations, absence of data, escalation."""
         self.manager.tick()
+        if self.control_silences:
+            now = time.time()
+            for sid in [k for k, (_, info) in self.control_silences.items() if info["until"] <= now]:
+                self.manager.remove_silence(self.control_silences.pop(sid)[0])
         if self.manager.records or self._unsaved:
             self.save()
         if self.state_path is not None and time.monotonic() >= self._next_checkpoint:
@@ -232,6 +245,58 @@ class LiveAlerts:
             self.records_written += len(frame)
             self._unsaved.pop(0)
 
+    # -- control actions (workbench.control) ------------------------------
+    def apply_action(self, action: Any) -> str:
+        """Apply an ``ack``, ``silence`` or ``unsilence`` action; return what was done.
+
+        Raises (the action is then refused with the message) when it cannot apply:
+        no such pending or firing alert, an unknown silence id, a silence that ended
+        before the agent got to it.
+        """
+        args = action.args
+        if action.action == "ack":
+            self.manager.acknowledge(args["alert_id"], by=action.by or "unknown", note=args.get("note", ""))
+            self.save()
+            self.checkpoint()  # survives a crash, not only a clean stop
+            return f"acknowledged {args['alert_id']} for {action.by}"
+        if action.action == "silence":
+            if args["until"] <= time.time():
+                raise RuleError(f"the silence ended at {_iso(args['until'])}, before the agent applied it")
+            self._add_silence(action)
+            return f"silenced until {_iso(args['until'])} (silence id {action.action_id})"
+        if action.action == "unsilence":
+            sid = args["silence_id"]
+            entry = self.control_silences.pop(sid, None)
+            if entry is None:
+                raise RuleError(f"no active silence {sid!r} on this agent; active ones: "
+                                f"{sorted(self.control_silences) or 'none'} (`workbench alerts silences`)")
+            self.manager.remove_silence(entry[0])
+            return f"silence {sid} removed"
+        raise RuleError(f"unhandled alert action {action.action!r}")
+
+    def replay_action(self, action: Any, outcome: str) -> None:
+        """Re-apply a silence (or its removal) that an earlier run of the agent applied."""
+        if outcome != "applied":
+            return
+        if action.action == "silence" and action.args["until"] > time.time():
+            self._add_silence(action)
+        elif action.action == "unsilence":
+            entry = self.control_silences.pop(action.args["silence_id"], None)
+            if entry is not None:
+                self.manager.remove_silence(entry[0])
+
+    def _add_silence(self, action: Any) -> None:
+        m, until = action.args["matchers"], action.args["until"]
+        silence = silence_from_dict({
+            "rule": m.get("rule"), "host": m.get("host"), "labels": m.get("labels"), "start": None,
+            "end": dt.datetime.fromtimestamp(until, tz=dt.UTC), "comment": action.args.get("comment") or action.reason, "created_by": action.by,
+        })
+        self.manager.add_silence(silence)
+        self.control_silences[action.action_id] = (silence, {
+            "silence_id": action.action_id, "matchers": m, "until": until, "by": action.by,
+            "comment": action.args.get("comment") or action.reason, "created": action.ts,
+        })
+
     def status(self, limit: int = 20) -> dict[str, Any]:
         """What ``workbench status`` shows: rules, pending and firing alerts, delivery counts."""
         active = [a for a in self.manager.alerts.values() if a.state in ("pending", "firing")]
@@ -246,6 +311,12 @@ class LiveAlerts:
                  "value": a.value if a.value == a.value else None, "acked_by": a.acked_by}
                 for a in firing[:limit]
             ],
+            "pending_alerts": [
+                {"alert_id": a.alert_id, "rule": a.rule.name, "severity": a.severity, "since": a.since,
+                 "value": a.value if a.value == a.value else None, "acked_by": a.acked_by}
+                for a in active if a.state == "pending"
+            ][:limit],
+            "silences": [info for _, info in self.control_silences.values() if info["until"] > time.time()],
             "records_written": self.records_written,
             "record_errors": self.record_errors,
             "state_restored": dict(self.restored),
@@ -258,6 +329,10 @@ class LiveAlerts:
         self.save()
         self.checkpoint()
         self.notifier.close(timeout)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def _delivery_status(status: Mapping[str, Any]) -> dict[str, Any]:

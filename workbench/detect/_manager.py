@@ -223,6 +223,14 @@ class AlertManager:
     def add_silence(self, silence: Silence) -> None:
         self.silences.append(silence)
 
+    def remove_silence(self, silence: Silence) -> bool:
+        """Take ``silence`` (the very object given to :meth:`add_silence`) out; True if it was there."""
+        for i, s in enumerate(self.silences):
+            if s is silence:
+                del self.silences[i]
+                return True
+        return False
+
     def firing(self) -> pd.DataFrame:
         """Current pending and firing alerts, most severe first."""
         import pandas as pd

@@ -203,6 +203,15 @@ class ThrottledExecutor(Executor):
         Seconds between CPU/memory samples for the governor.
     seed:
         Seeds the retry jitter, for reproducible tests.
+    name:
+        Makes the executor visible and steerable from other processes and hosts
+        (:mod:`workbench.control`): every ``control_interval`` seconds it publishes its
+        state and applies the actions addressed to ``executor:<name>`` (``workbench
+        executor pause NAME``...). One executor per name and host; a second raises
+        :class:`~workbench.errors.ExecutorRunningError`. ``None`` (default): none of it.
+    store:
+        The :class:`~workbench.store.Store` (or home path) a named executor publishes
+        in; default ``$WORKBENCH_HOME`` or ``./data``.
     """
 
     def __init__(
@@ -224,6 +233,9 @@ class ThrottledExecutor(Executor):
         seed: int | None = None,
         sched_idle: bool | None = None,
         proc: str = "/proc",
+        name: str | None = None,
+        store: Any = None,
+        control_interval: float = 1.0,
     ) -> None:
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}.", profile=profile)
@@ -313,9 +325,18 @@ class ThrottledExecutor(Executor):
             # (psutil's first cpu_percent is meaningless), so it starts unknown.
             psutil.cpu_percent(None)
             self._sample(psutil.Process(), cpu=math.nan)
+        self._control = None
+        if name is not None:
+            from workbench.execute._publish import ExecutorControl
+
+            self._control = ExecutorControl(name, store, interval=control_interval)
+        elif store is not None:
+            raise ConfigError("store= is where a named executor publishes its state; give name= too.")
         self._hk = threading.Thread(target=self._housekeeping, name="throttled-housekeeping", daemon=True)
         self._hk.start()
         _live_executors.add(self)
+        if self._control is not None:
+            self._control.start(self)
 
     # ------------------------------------------------------------------ submission ---
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> TaskFuture:
@@ -1017,12 +1038,15 @@ class ThrottledExecutor(Executor):
 
     # -------------------------------------------------------------------- shutdown ---
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        # Drained from outside (`workbench executor drain`): what waits is not started now either.
+        drained = self._control is not None and self._control.draining
         with self._lock:
             self._shutdown = True
             self._space.notify_all()
-            tasks = self._select(None, None, None, None) if cancel_futures else []
+            tasks = self._select(None, None, None, None) if cancel_futures or drained else []
             orphans = [t for ts in self._forward.values() for t in ts]
-            self._paused = False
+            if not drained:
+                self._paused = False
             self._work.notify_all()
         for task in tasks:
             self._finish(task, "cancelled", only_waiting=True)
@@ -1056,6 +1080,8 @@ class ThrottledExecutor(Executor):
             fn = getattr(self.sink, method, None)
             if fn is not None:
                 fn()
+        if self._control is not None:
+            self._control.close()
         _live_executors.discard(self)
 
     def _finish_later(self) -> None:
