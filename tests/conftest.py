@@ -18,3 +18,13 @@ def shared_data() -> Path:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Path:
+    """The whole shipped demo in one home, loaded once per session (read it, don't write to it)."""
+    from workbench.demo import load_demo
+
+    home = tmp_path_factory.mktemp("demo-shared")
+    load_demo(home)
+    return home

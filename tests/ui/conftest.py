@@ -56,15 +56,6 @@ def output_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_home(tmp_path_factory) -> Path:
-    from workbench.demo import load_demo
-
-    home = tmp_path_factory.mktemp("ui-home")
-    load_demo(home)
-    return home
-
-
-@pytest.fixture(scope="session")
 def chromium() -> str:
     path = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium")
     if not path:
