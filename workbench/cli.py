@@ -31,9 +31,9 @@ def _print_df(df, fmt: str = "table", out=None) -> None:
         from rich.text import Text
 
         # Cells are Text objects: data is never read as rich markup ("a[/]b" raised
-        # MarkupError, "[x]" vanished) or emoji codes (":x:"). Text columns fold instead
-        # of cutting with "…", and a word-like value (metric, host, labels) up to 60
-        # characters keeps its full width so it stays on one line.
+        # MarkupError, "[x]" vanished) or emoji codes (":x:"). Nothing is cut with "…":
+        # into a pipe or file the table is as wide as its content, so every metric name,
+        # host and label set stays whole on its line; on a terminal text columns fold.
         def cell(v) -> Text:
             if v is None or v is pd.NaT:
                 return Text("")
@@ -41,18 +41,19 @@ def _print_df(df, fmt: str = "table", out=None) -> None:
                 return Text("NaN" if math.isnan(v) else f"{v:.6g}")
             return Text(str(v))
 
-        head = df.head(1000)
         table = Table(show_lines=False)
         for col in df.columns:
-            if pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col]):
-                table.add_column(Text(str(col)), justify="right", no_wrap=True)
-            else:
-                words = [len(s) for s in map(str, head[col].dropna()) if " " not in s]
-                width = min(max(words, default=0), 60)
-                table.add_column(Text(str(col)), justify="left", overflow="fold", min_width=max(width, len(str(col))))
-        for row in head.itertuples(index=False):
+            numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+            table.add_column(Text(str(col)), justify="right" if numeric else "left",
+                             no_wrap=numeric, overflow="fold")
+        for row in df.head(1000).itertuples(index=False):
             table.add_row(*(cell(v) for v in row))
         console = Console(file=out, width=max(100, Console().width), emoji=False, markup=False, highlight=False)
+        if not console.is_terminal:
+            from rich.measure import Measurement
+
+            wide = console.options.update_width(100_000)
+            console.width = max(console.width, Measurement.get(console, wide, table).maximum)
         console.print(table)
         if len(df) > 1000:
             console.print(f"... {len(df) - 1000} more rows (use --format csv to get all)")
@@ -429,6 +430,218 @@ def _add_ui_commands(sub) -> None:
     lab.set_defaults(fn=cmd_lab)
 
 
+# ------------------------------------------------------------ control plane (alerts, executors)
+_ACTIVE_SHOWN = ["alert_id", "state", "severity", "since", "value", "score", "acked_by", "silenced", "summary"]
+
+
+def _frame_rows(df) -> list[dict]:
+    return json.loads(df.to_json(orient="records", date_format="iso")) if len(df) else []
+
+
+def cmd_alerts_list(args) -> int:
+    from workbench import alerts
+    from workbench.store import Store
+
+    store = Store(_config(args).home)
+    act, rec = alerts.active(store, host=args.host_filter), alerts.recent(store, since=args.since)
+    if args.format == "json":
+        print(json.dumps({"active": _frame_rows(act), "recent": _frame_rows(rec)}))
+        return 0
+    if args.format == "csv":
+        _print_df(act, "csv")
+        return 0
+    if len(act):
+        print(f"{len(act)} alert(s) firing or pending:")
+        _print_df(act[_ACTIVE_SHOWN], args.format)
+    else:
+        print("no alert is firing or pending")
+    if len(rec):
+        print(f"\nresolved in the last {args.since}:")
+        _print_df(rec[["alert_id", "severity", "fired", "resolved", "value", "acked_by"]], args.format)
+    print("\nacknowledge with `workbench alerts ack ID`; silence with `workbench alerts silence rule=NAME --for 2h`")
+    return 0
+
+
+def cmd_alerts_history(args) -> int:
+    from workbench import alerts
+    from workbench.store import Store
+
+    df = alerts.history(Store(_config(args).home), since=args.since)
+    cols = [c for c in ("ts", "alert_id", "event", "state", "severity", "value", "by", "note") if c in df.columns]
+    _print_df(df if args.format != "table" else df[cols], args.format)
+    return 0
+
+
+def cmd_alerts_silences(args) -> int:
+    from workbench import alerts
+    from workbench.store import Store
+
+    df = alerts.silences(Store(_config(args).home))
+    if not len(df) and args.format == "table":
+        print("no active silences")
+        return 0
+    _print_df(df, args.format)
+    return 0
+
+
+def _report_action(store, action_id: str, what: str, timeout: float) -> int:
+    """Print the action id, wait for its owner's answer and print it; 1 if refused."""
+    from workbench import control
+    from workbench.errors import ActionTimeoutError
+
+    print(f"{what}: action {action_id}")
+    if timeout <= 0:
+        return 0
+    try:
+        res = control.wait(store, action_id, timeout=timeout)
+    except ActionTimeoutError as exc:
+        print(str(exc))
+        return 0
+    if res["outcome"] == "applied":
+        print(f"applied by {res['owner']}: {res['detail']}")
+        return 0
+    print(f"refused by {res['owner']}: {res['detail']}", file=sys.stderr)
+    return 1
+
+
+def cmd_alerts_ack(args) -> int:
+    from workbench import alerts
+    from workbench.store import Store
+
+    store = Store(_config(args).home)
+    aid = alerts.ack(store, args.alert_id, note=args.note or "", by=args.by)
+    return _report_action(store, aid, f"acknowledge {args.alert_id}", args.wait)
+
+
+def cmd_alerts_silence(args) -> int:
+    from workbench import alerts
+    from workbench.store import Store
+
+    store = Store(_config(args).home)
+    sid = alerts.silence(store, args.matcher, duration=args.duration, until=args.until, reason=args.reason or "",
+                         by=args.by)
+    rc = _report_action(store, sid, f"silence {args.matcher}", args.wait)
+    print(f"silence id {sid}: `workbench alerts unsilence {sid}` ends it early")
+    return rc
+
+
+def cmd_alerts_unsilence(args) -> int:
+    from workbench import alerts
+    from workbench.store import Store
+
+    store = Store(_config(args).home)
+    aid = alerts.unsilence(store, args.silence_id, reason=args.reason or "", by=args.by)
+    return _report_action(store, aid, f"unsilence {args.silence_id}", args.wait)
+
+
+def cmd_executors(args) -> int:
+    from workbench import control
+    from workbench.store import Store
+
+    df = control.executors(Store(_config(args).home))
+    if args.format == "table":
+        if not len(df):
+            print("no named executor has run in this home: give one a name, ThrottledExecutor(name='nightly')")
+            return 0
+        df = df.assign(alive=df["alive"].map({True: "yes", False: "GONE"}),
+                       throughput=df["throughput"].map(lambda v: "" if v is None or v != v else f"{v:.1f}/s"))
+    _print_df(df, args.format)
+    return 0
+
+
+def cmd_executor(args) -> int:
+    from workbench import control
+    from workbench.store import Store
+
+    store = Store(_config(args).home)
+    target = f"executor:{args.name}"
+    _kind, name, host = control.parse_target(target)
+    if args.action == "limit" and args.n < 1:
+        raise WorkbenchError(f"`workbench executor limit {args.name} N` needs N >= 1; got {args.n}.")
+    sel = {k: v for k, v in (("name", getattr(args, "task_name", None)), ("tag", getattr(args, "tag", None)),
+                             ("key", getattr(args, "key", None))) if v}
+    action, extra = args.action, {}
+    if action == "limit":
+        action, extra = "set_limit", {"max_workers": args.n}
+    elif action == "reprioritise":
+        extra = {"priority": args.priority, **sel}
+    elif action == "cancel":
+        extra = sel
+    aid = control.act(store, target, action, extra, reason=args.reason or "", by=args.by)
+    known = control.executors(store)
+    if not ((known["name"] == name) & ((known["host"] == host) if host else True)).any():
+        print(f"note: no executor named {args.name!r} has run in {store.home} yet (`workbench executors` lists "
+              "them)", file=sys.stderr)
+    return _report_action(store, aid, f"{action} {args.name}", args.wait)
+
+
+def _add_control_commands(sub) -> None:
+    def common(p, wait=True):
+        p.add_argument("--by", help="who acts (default: user@hostname)")
+        if wait:
+            p.add_argument("--wait", type=float, default=3.0,
+                           help="seconds to wait for the owner's answer (default 3; 0: do not wait)")
+
+    def listing(p):
+        p.add_argument("--host", dest="host_filter", default=None, help="only alerts of this host")
+        p.add_argument("--since", default="1d", help="how far back resolved alerts are listed (default 1d)")
+        p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+        p.set_defaults(fn=cmd_alerts_list)
+
+    al = sub.add_parser("alerts", help="firing, pending and recent alerts; ack, silence, history")
+    listing(al)
+    asub = al.add_subparsers(dest="alerts_cmd")
+    listing(asub.add_parser("list", help="firing and pending alerts with their evidence, and recent ones"))
+    a = asub.add_parser("ack", help="acknowledge a firing alert (stops escalation and repeats)")
+    a.add_argument("alert_id")
+    a.add_argument("--note", help="a note kept with the acknowledgement")
+    common(a)
+    a.set_defaults(fn=cmd_alerts_ack)
+    s = asub.add_parser("silence", help="mute notifications of matching alerts for a while")
+    s.add_argument("matcher", help="e.g. rule=cpu_high,host=web1,cpu=3 (other keys match labels; ~ for a regex)")
+    s.add_argument("--for", dest="duration", default="2h", help="how long (default 2h)")
+    s.add_argument("--until", help="end at this time instead (UTC, e.g. 2026-03-01T18:00)")
+    s.add_argument("--reason", help="why (kept in the audit log)")
+    common(s)
+    s.set_defaults(fn=cmd_alerts_silence)
+    u = asub.add_parser("unsilence", help="end a silence early")
+    u.add_argument("silence_id")
+    u.add_argument("--reason")
+    common(u)
+    u.set_defaults(fn=cmd_alerts_unsilence)
+    h = asub.add_parser("history", help="every alert record: state changes, acknowledgements, escalations")
+    h.add_argument("--since", default="1d", help="how far back (default 1d)")
+    h.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    h.set_defaults(fn=cmd_alerts_history)
+    sl = asub.add_parser("silences", help="active and pending silences")
+    sl.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sl.set_defaults(fn=cmd_alerts_silences)
+
+    ex = sub.add_parser("executors", help="named executors in this home, across hosts")
+    ex.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    ex.set_defaults(fn=cmd_executors)
+    e = sub.add_parser("executor", help="steer a named executor: pause, resume, drain, cancel, limit, reprioritise")
+    esub = e.add_subparsers(dest="action", required=True)
+    for action, text in (("pause", "start no new tasks (running ones finish)"), ("resume", "start tasks again"),
+                         ("drain", "let running tasks finish and start no more"),
+                         ("cancel", "cancel waiting tasks (all, or those selected)"),
+                         ("limit", "set the most tasks running at once"),
+                         ("reprioritise", "give waiting tasks a new priority")):
+        p = esub.add_parser(action, help=text)
+        p.add_argument("name", help="the executor's name, or NAME@HOST for the one on that host")
+        if action == "limit":
+            p.add_argument("n", type=int, help="most tasks at once (>= 1)")
+        if action == "reprioritise":
+            p.add_argument("priority", type=float, help="the new priority (higher runs first)")
+        if action in ("cancel", "reprioritise"):
+            p.add_argument("--task-name", help="only tasks of this name")
+            p.add_argument("--tag", help="only tasks with this tag")
+            p.add_argument("--key", help="only the task with this key")
+        p.add_argument("--reason", help="why (kept in the audit log)")
+        common(p)
+        p.set_defaults(fn=cmd_executor)
+
+
 def _human_bytes(n: float) -> str:
     if n < 1024:
         return f"{n:.0f} B"
@@ -501,6 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--remove", action="store_true", help="remove the demo hosts (recorded data is kept)")
     d.set_defaults(fn=cmd_demo)
     _add_ui_commands(sub)
+    _add_control_commands(sub)
     return p
 
 

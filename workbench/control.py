@@ -322,19 +322,23 @@ def wait(store: Store | str | os.PathLike | None, action_id: str, timeout: float
                                  action_id=action_id, owner_alive=None)
     alive = owner_alive(store, record["target"])
     who = _owner_words(record["target"])
-    if alive:
+    who = who[0].upper() + who[1:]
+    if record["target"] == "alerts:*" and not alive:
+        msg = (f"No agent is running in {store.home}: action {action_id} ({record['action']}) is recorded and "
+               "applies when one starts (`workbench agent`).")
+    elif alive:
         msg = (f"{who} looks alive but has not answered action {action_id} ({record['action']}) within "
                f"{timeout:g} s; it may be busy. The action stays recorded and applies when it polls.")
     else:
-        msg = (f"{who} is not running: action {action_id} ({record['action']}) is recorded and applies when it "
-               "starts.")
+        msg = (f"{who} is not running: action {action_id} ({record['action']}) is recorded and applies "
+               "when it starts.")
     raise ActionTimeoutError(msg, action_id=action_id, target=record["target"], owner_alive=bool(alive))
 
 
 def _owner_words(target: str) -> str:
     kind, name, host = parse_target(target)
     if kind == "alerts":
-        return "no agent" if name == "*" else f"the agent of host {name!r} (`workbench agent`)"
+        return "every agent" if name == "*" else f"the agent of host {name!r} (`workbench agent`)"
     return f"executor {name!r}" + (f" on host {host!r}" if host else "")
 
 
