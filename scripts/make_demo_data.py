@@ -259,6 +259,34 @@ def _workstation(home: Path) -> tuple[pd.DataFrame, dict]:
     return out, meta
 
 
+def _undo_dst_pileup(csv: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Put rows that share one timestamp back on the series' grid, or refuse.
+
+    Two NAB files (``ec2_disk_write_bytes_1ef3de``, ``ec2_network_in_5abac7``)
+    hold 12 rows stamped ``2014-03-09 03:00:00``, the moment US clocks went
+    from 02:00 to 03:00: the readings of the hour that local time skipped were
+    clamped to its end. Before them the series stops 65 minutes early
+    (01:59, resp. 01:56) and after them it goes on at 03:04 (03:01): the 12
+    rows fill, in file order, exactly the 12 five-minute slots of that gap, so
+    they are put back there. Anything else that repeats a timestamp is an error.
+    """
+    ts = csv.timestamp
+    if not ts.duplicated().any():
+        return csv
+    step = ts.diff().mode()[0]
+    out = csv.copy()
+    for t in ts[ts.duplicated()].unique():
+        idx = csv.index[ts == t]
+        contiguous = list(idx) == list(range(idx[0], idx[0] + len(idx)))
+        prev, nxt = (ts[idx[0] - 1], ts[idx[-1] + 1]) if 0 < idx[0] and idx[-1] + 1 < len(ts) else (None, None)
+        if not contiguous or prev is None or nxt != prev + (len(idx) + 1) * step:
+            raise SystemExit(f"{name}: {len(idx)} rows at {t} do not fill a gap of the {step} grid; "
+                             "look at the file before shipping it")
+        out.loc[idx, "timestamp"] = pd.date_range(prev + step, periods=len(idx), freq=step)
+        print(f"{name}: {len(idx)} rows stamped {t} put back at {prev + step}..{nxt - step} (every {step})")
+    return out
+
+
 def _cloudwatch(nab: Path) -> tuple[pd.DataFrame, list[dict], dict]:
     windows = json.loads((nab / "labels" / "combined_windows.json").read_text())
     frames, anomalies, hosts = [], [], {}
@@ -267,7 +295,7 @@ def _cloudwatch(nab: Path) -> tuple[pd.DataFrame, list[dict], dict]:
         if mapped is None:
             continue
         host, outputs = mapped
-        csv = pd.read_csv(path, parse_dates=["timestamp"])
+        csv = _undo_dst_pileup(pd.read_csv(path, parse_dates=["timestamp"]), path.name)
         end = csv.timestamp.max()
         offset_ms = ((csv.timestamp - end).dt.total_seconds() * 1000).astype("int64")
         for metric, labels, fn in outputs:
@@ -294,16 +322,21 @@ def _write(df: pd.DataFrame, path: Path) -> None:
                    column_encoding={"offset_ms": "DELTA_BINARY_PACKED"})
 
 
-def build(home: Path, nab: Path) -> None:
+def build(home: Path, nab: Path, *, cloudwatch_only: bool = False) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    ws, ws_meta = _workstation(home)
+    if cloudwatch_only:  # keep the shipped recording (it cannot be made again)
+        ws = pq.read_table(OUT / "workstation.parquet").to_pandas()
+        ws_part = json.loads((OUT / "meta.json").read_text())["workstation"]
+    else:
+        ws, ws_meta = _workstation(home)
+        ws_part = {"host": WORKSTATION, "samples": len(ws), "series": int(ws.groupby(["metric", "labels"]).ngroups),
+                   **ws_meta}
+        _write(ws, OUT / "workstation.parquet")
     cw, anomalies, cw_hosts = _cloudwatch(nab)
-    _write(ws, OUT / "workstation.parquet")
     _write(cw, OUT / "cloudwatch.parquet")
     (OUT / "anomalies.json").write_text(json.dumps(anomalies, indent=1) + "\n")
     meta = {
-        "workstation": {"host": WORKSTATION, "samples": len(ws), "series": int(ws.groupby(["metric", "labels"]).ngroups),
-                        **ws_meta},
+        "workstation": ws_part,
         "cloudwatch": {"samples": len(cw), "hosts": {h: {**v, "samples": int((cw.host == h).sum())}
                                                       for h, v in cw_hosts.items()}},
     }
@@ -323,11 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--home", type=Path, default=Path("/tmp/demo-rec"))
     shared = Path(os.environ.get("WORKBENCH_SHARED_DATA", REPO.parent / "shared" / "data"))
     b.add_argument("--nab", type=Path, default=shared / "nab")
+    b.add_argument("--cloudwatch-only", action="store_true",
+                   help="rebuild only the CloudWatch files, keeping the shipped workstation recording")
     args = p.parse_args(argv)
     if args.cmd == "record":
         record(args.home)
     else:
-        build(args.home, args.nab)
+        build(args.home, args.nab, cloudwatch_only=args.cloudwatch_only)
     return 0
 
 

@@ -117,7 +117,7 @@ def test_week_alignment_keeps_weekday_and_time_of_day(tmp_path, small_demo, ship
 
 def test_cli_demo_subprocess_compacts_into_rollups(tmp_path, small_demo):
     env = {**os.environ, "WORKBENCH_DEMO_DATA": str(small_demo)}
-    # Ten past the hour: the workstation's half hour of history then spans a
+    # Ten past the hour: the workstation's 20 minutes of history then span a
     # closed hour, which compaction seals (an open hour is never sealed).
     run = subprocess.run([sys.executable, "-m", "workbench.cli", "--home", str(tmp_path), "demo",
                           "--now", "2026-03-04T05:10:00"],
@@ -140,3 +140,38 @@ def test_cli_demo_subprocess_compacts_into_rollups(tmp_path, small_demo):
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode != 0
     assert "already holds demo hosts" in again.stderr
+
+
+# -- never a sample twice ------------------------------------------------------------------
+
+def test_the_shipped_files_have_no_duplicated_timestamps(shipped):
+    cw, ws = shipped["cloudwatch"], shipped["workstation"]
+    assert not cw.duplicated(["host", "metric", "labels", "offset_ms"]).any()
+    assert not ws.duplicated(["metric", "labels", "offset_ms"]).any()
+    # NAB's two series that crossed the 2014-03-09 US daylight-saving change
+    # keep every point, on their 5-minute grid (see data/demo/README.md).
+    for host in ("ec2-1ef3de", "ec2-5abac7"):
+        steps = cw[cw.host == host].sort_values("offset_ms").offset_ms.diff().dropna()
+        assert (steps == 300_000).all(), steps.value_counts()
+        assert (cw.host == host).sum() == shipped["meta"]["cloudwatch"]["hosts"][host]["points"] == 4730
+
+
+def test_the_loaded_demo_has_no_sample_twice(loaded):
+    store = Store(loaded["home"])
+    raw = store.sql("SELECT count(*) AS n, count(DISTINCT (host, metric, labels, ts)) AS d FROM samples")
+    assert raw.n[0] == raw.d[0]
+    # Raw samples older than 7 days are expired; the minute rollups hold the
+    # whole history, and a CloudWatch series has at most one point a minute.
+    twice = store.sql("SELECT host, metric, labels, ts, count FROM samples_1m "
+                      "WHERE host <> 'workstation' AND count > 1")
+    assert twice.empty, twice.head()
+
+
+def test_both_readmes_give_the_workstation_recording_its_real_length(shipped):
+    minutes = round(-shipped["workstation"].offset_ms.min() / 60_000)
+    assert minutes == 20
+    readme = " ".join((REPO / "README.md").read_text().split())
+    demo_readme = " ".join((REPO / "data" / "demo" / "README.md").read_text().split())
+    assert f"a {minutes}-minute recording of a workstation" in readme
+    assert f"{minutes} min of this project's agent recording" in demo_readme
+    assert "half-hour" not in readme and "half hour" not in readme
