@@ -14,7 +14,7 @@ or another host sharing the home. So an action is a *record*:
 * :func:`outcome` and :func:`wait` read that outcome back.
 
 Nothing listens on the network, both tables are an audit log in SQL
-(``SELECT * FROM actions JOIN action_results USING (action_id)``), and an
+(``SELECT a.*, r.owner, r.outcome, r.detail FROM actions a JOIN action_results r USING (action_id)``), and an
 action made while its owner is down applies when the owner starts: an owner
 remembers what it has done through its own outcome records, so a restart
 neither redoes an action nor skips one.
@@ -75,8 +75,8 @@ ACTIONS_SCHEMA = pa.schema([
     ("target", pa.string()), ("action", pa.string()), ("args", pa.string()), ("reason", pa.string()),
 ])
 RESULTS_SCHEMA = pa.schema([
-    ("action_id", pa.string()), ("ts", _TS), ("owner", pa.string()), ("target", pa.string()),
-    ("action", pa.string()), ("outcome", pa.string()), ("detail", pa.string()),
+    ("action_id", pa.string()), ("ts", _TS), ("owner", pa.string()), ("outcome", pa.string()),
+    ("detail", pa.string()),
 ])
 register_table("actions", ACTIONS_SCHEMA)
 register_table("action_results", RESULTS_SCHEMA)
@@ -286,8 +286,8 @@ def act(store: Store | str | os.PathLike | None, target: str, action: str, args:
 
 
 def outcome(store: Store | str | os.PathLike | None, action_id: str) -> dict[str, Any] | None:
-    """The first recorded outcome of ``action_id`` (``action_id, ts, owner, target, action, outcome,
-    detail``; ``ts`` in epoch seconds), or ``None`` while no owner has answered."""
+    """The first recorded outcome of ``action_id`` (``action_id, ts, owner, outcome, detail``; ``ts``
+    in epoch seconds), or ``None`` while no owner has answered."""
     store = _as_store(store)
     return _first_outcome(TableTail(store.layout.table_dir("action_results")), action_id)
 
@@ -424,16 +424,23 @@ class TableTail:
 
         try:
             table = pq.ParquetFile(path).read()
-            rows = table.to_pylist()
+            cols = {}
+            for i, f in enumerate(table.schema):
+                col = table.column(i)
+                if pa.types.is_timestamp(f.type):
+                    # as epoch seconds through an int64 view: converting tz-aware timestamps
+                    # to datetimes imports pandas, which the agent must never load
+                    scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[f.type.unit]
+                    cols[f.name] = [None if v is None else v / scale
+                                    for c in col.chunks for v in c.view(pa.int64()).to_pylist()]
+                else:
+                    cols[f.name] = col.to_pylist()
         except Exception as exc:  # noqa: BLE001 - a bad file must not stop the owner
             self.errors += 1
             log.warning("skipping unreadable control record file %s: %s", path, exc)
             return []
-        for row in rows:
-            ts = row.get("ts")
-            if hasattr(ts, "timestamp"):
-                row["ts"] = ts.timestamp()
-        return rows
+        names = list(cols)
+        return [dict(zip(names, values, strict=True)) for values in zip(*cols.values(), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -555,8 +562,7 @@ class ActionPoller:
             else:
                 self.refused += 1
             self._processed[action_id] = outcome_
-            results.append({"action_id": action_id, "ts": time.time(), "owner": self.owner,
-                            "target": row.get("target"), "action": row.get("action"), "outcome": outcome_,
+            results.append({"action_id": action_id, "ts": time.time(), "owner": self.owner, "outcome": outcome_,
                             "detail": detail})
         if results:
             self.store.append_records("action_results", table_from_rows(results, RESULTS_SCHEMA))
