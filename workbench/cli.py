@@ -71,17 +71,18 @@ def cmd_agent(args) -> int:
     # (measured by benchmarks/agent_overhead.py). An explicit setting wins.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     from workbench.agent import Agent
+    from workbench.config import positive_duration
 
     cfg = _config(args)
+    # The flags go through the rule the config file uses (an interval of 0 busy-looped).
     if args.interval is not None:
-        from workbench.store import parse_duration
-
-        cfg.agent.interval = parse_duration(args.interval, what="--interval")
+        cfg.agent.interval = positive_duration(args.interval, "--interval")
+    duration = positive_duration(args.duration, "--duration") if args.duration is not None else None
     agent = Agent(cfg)
     rules = f", {len(agent.alerts.manager.rules)} alert rules" if agent.alerts is not None else ""
     print(f"workbench agent: recording host {agent.host!r} into {agent.store.home} "
           f"({len(agent.collectors)} collectors, every {cfg.agent.interval:g} s{rules}). Ctrl-C stops.", file=sys.stderr)
-    summary = agent.run(duration=args.duration)
+    summary = agent.run(duration=duration)
     print(json.dumps({"samples_written": summary.samples_written, "flushes": summary.flushes,
                       "dropped": summary.dropped, "compactions": summary.compactions,
                       "compaction_failures": summary.compaction_failures, "errors": summary.errors}))
@@ -661,7 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("agent", help="record this machine's metrics")
     a.add_argument("--interval", help="collection interval, e.g. 1 or 5s (default 1 s)")
-    a.add_argument("--duration", type=float, help="stop after this many seconds")
+    a.add_argument("--duration", help="stop after this long, e.g. 30, 90s or 1h (default: run until Ctrl-C)")
     a.add_argument("--host", help="host name to record under (default: this machine's)")
     a.set_defaults(fn=cmd_agent)
 

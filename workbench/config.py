@@ -14,6 +14,7 @@ decided by :mod:`workbench._redact`, the one redactor every part uses.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -25,7 +26,7 @@ from workbench._redact import redact
 from workbench.errors import ConfigError, DataError
 from workbench.store._timeutil import parse_duration
 
-__all__ = ["Config", "AgentConfig", "StoreConfig", "load_config", "redact", "SECTIONS"]
+__all__ = ["Config", "AgentConfig", "StoreConfig", "load_config", "positive_duration", "redact", "SECTIONS"]
 
 
 @dataclass
@@ -118,16 +119,34 @@ def _unknown(key: str, where: str, valid) -> ConfigError:
     )
 
 
-def _coerce(section: str, name: str, value: Any, default: Any) -> Any:
-    where = f"[{section}] {name}"
-    if name in _DURATION_FIELDS:
+def positive_duration(value: Any, where: str, **fields: Any) -> float:
+    """Seconds from ``value`` (``5``, ``"5"``, ``"30s"``, ``"1m"``), which must be finite and > 0.
+
+    The one rule for every interval and duration, in ``workbench.toml``
+    (``where="[agent] interval"``) and on the command line (``where="--interval"``):
+    an interval of 0 would busy-loop the agent.
+    """
+    seconds: float | None = None
+    if isinstance(value, str):
+        try:
+            seconds = float(value)  # "-5", "nan" and "inf" are numbers, refused below as such
+        except ValueError:
+            pass
+    if seconds is None:
         try:
             seconds = parse_duration(value, what=where)
         except DataError as exc:
-            raise ConfigError(str(exc), key=name, section=section) from None
-        if seconds <= 0:
-            raise ConfigError(f"{where} must be positive; got {value!r}.", key=name, section=section)
-        return seconds
+            raise ConfigError(str(exc), **fields) from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(f"{where} must be positive; got {value!r}. Give seconds or a duration such as '1s', '5min'.",
+                          **fields)
+    return seconds
+
+
+def _coerce(section: str, name: str, value: Any, default: Any) -> Any:
+    where = f"[{section}] {name}"
+    if name in _DURATION_FIELDS:
+        return positive_duration(value, where, key=name, section=section)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false; got {value!r} ({type(value).__name__}).", key=name)
