@@ -58,6 +58,8 @@ def benches(data: Path, out: Path) -> list[Bench]:
               ["forecast_nab.py", *nab_cpu, "--out", str(out / "nab-cpu-quick"), "--origins", "1"],
               needs_data=True),
         Bench("executor", ["executor.py"], ["executor.py", "--quick"]),
+        Bench("control_latency", ["control_latency.py"],
+              ["control_latency.py", "--actions", "20", "--duration", "15"]),
     ]
 
 

@@ -101,7 +101,7 @@ def active(store: Store | str | os.PathLike | None = None, host: str | None = No
     df = df[df["state"].isin(["pending", "firing"])].copy()
     sil = silences(store)
     df["silenced"] = [bool(rec) or _covered(sil, r) for rec, r in zip(df["silenced"], df.itertuples(), strict=True)]
-    df.loc[df["state"] != "firing", "acked_by"] = None
+    df["acked_by"] = df["acked_by"].astype(object).where(df["acked_by"].notna() & (df["state"] == "firing"), None)
     order = {"critical": 0, "warning": 1, "info": 2}
     df = df.assign(_o=df["severity"].map(order).fillna(3)).sort_values(["_o", "since"]).drop(columns="_o")
     return df[_ACTIVE_COLUMNS].reset_index(drop=True)
@@ -118,6 +118,7 @@ def recent(store: Store | str | os.PathLike | None = None, since: Any = "1d") ->
     start = _since_ts(since)
     df = df[(df["state"] == "resolved") & (df["since"] >= pd.Timestamp(start))]
     df = df.rename(columns={"since": "resolved"}).sort_values("resolved", ascending=False)
+    df["acked_by"] = df["acked_by"].astype(object).where(df["acked_by"].notna(), None)
     return df[_RECENT_COLUMNS].reset_index(drop=True)
 
 
