@@ -15,6 +15,7 @@ and compression are exercised as in real use.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -133,6 +134,124 @@ def measure_recording(src: Path) -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _as_before_checksums():
+    """The store as it was before page checksums: no CRC written, none verified, inputs checked by footer only.
+
+    For a same-run A/B of compaction only; the shipped store has no switch for this.
+    """
+    from workbench.store import _compact, _segment
+
+    saved = (_segment.read_segment, _compact.read_segment, _compact.check_segment,
+             _segment.SAMPLE_WRITE["write_page_checksum"], _segment.ROLLUP_WRITE["write_page_checksum"])
+
+    def read_plain(path):
+        with pq.ParquetFile(path) as pf:
+            return pf.read()
+
+    def footer_only(path):
+        pq.ParquetFile(path).metadata  # noqa: B018 - what _readable did before
+        return None
+
+    _segment.read_segment = _compact.read_segment = read_plain
+    _compact.check_segment = footer_only
+    _segment.SAMPLE_WRITE["write_page_checksum"] = _segment.ROLLUP_WRITE["write_page_checksum"] = False
+    try:
+        yield
+    finally:
+        (_segment.read_segment, _compact.read_segment, _compact.check_segment,
+         _segment.SAMPLE_WRITE["write_page_checksum"], _segment.ROLLUP_WRITE["write_page_checksum"]) = saved
+
+
+def _ab(fa, fb, repeat: int) -> tuple[float, float]:
+    """Median seconds of ``fa`` and ``fb``, run alternately (after one warm-up each), so load hits both alike."""
+    fa(), fb()
+    a, b = [], []
+    for _ in range(repeat):
+        for fn, acc in ((fa, a), (fb, b)):
+            t0 = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t0)
+    return statistics.median(a), statistics.median(b)
+
+
+def checksum_cost(store: Store, n_metrics: int, repeat: int = 15) -> None:
+    """What page checksums cost, with and without them in the same run (alternating, median of ``repeat``).
+
+    Every page the store writes carries a CRC-32 (``write_page_checksum``);
+    its own reads (compaction inputs, ``workbench verify``) verify it, DuckDB's
+    do not. Measured on the largest sealed raw day file: pyarrow writes of its
+    rows with the sealed-file options; full pyarrow reads with and without
+    verification; a DuckDB scan; then a whole compaction of one day of
+    L0 files, as shipped and as before checksums; and the scrub of the home.
+    """
+    from workbench.store._segment import SAMPLE_WRITE, SEALED_ZSTD_LEVEL, check_segment
+
+    days = [p for p in sealed_raw_files(store) if p.name.startswith("d-")]
+    if not days:
+        print("checksums: no sealed day file to measure")
+        return
+    src = max(days, key=os.path.getsize)
+    table = pq.ParquetFile(src).read()
+    n = table.num_rows
+    out = Path(tempfile.mkdtemp(prefix="wb-crc-"))
+    opts = {**SAMPLE_WRITE, "compression_level": SEALED_ZSTD_LEVEL}
+    files = {crc: out / f"day-{crc}.parquet" for crc in (False, True)}
+    print(f"\nchecksums: one sealed day, {n:,} samples, {os.path.getsize(src) / 2**20:.1f} MiB "
+          f"(alternating runs, median of {repeat})")
+    print(f"{'':<40} {'without CRC':>12} {'with CRC':>12} {'cost':>7}")
+
+    def row(name, a, b, unit=n):
+        print(f"{name:<40} {unit / a / 1e6:>8.2f} M/s {unit / b / 1e6:>8.2f} M/s {b / a - 1:>+7.1%}")
+
+    try:
+        def write(crc):
+            return lambda: pq.write_table(table, files[crc], row_group_size=128 * 1024,
+                                          **{**opts, "write_page_checksum": crc})
+
+        row("write (pyarrow, zstd 6)", *_ab(write(False), write(True), repeat))
+        row("read in full (pyarrow), verify off / on",
+            *_ab(lambda: pq.ParquetFile(files[True]).read(),
+                 lambda: pq.ParquetFile(files[True], page_checksum_verification=True).read(), repeat))
+        con = duckdb.connect()
+
+        def scan(crc):
+            return lambda: con.execute("SELECT sum(value), max(ts) FROM read_parquet(?)", [str(files[crc])]).fetchall()
+
+        row("DuckDB scan sum(value), max(ts)", *_ab(scan(False), scan(True), repeat))
+        a, b = os.path.getsize(files[False]), os.path.getsize(files[True])
+        print(f"{'file size':<40} {a:>10,d} B {b:>10,d} B {b / a - 1:>+7.2%}")
+        c = statistics.median(_ab(lambda: check_segment(files[True]), lambda: check_segment(files[True]), 3))
+        print(f"check_segment of the day (what compaction adds per input): {c * 1000:.0f} ms ({n / c / 1e6:.2f} M samples/s)")
+
+        # A whole compaction of one day of hourly L0 files (plus the open hour), both ways.
+        base = out / "one-day"
+        day_store = Store(base, host="bench-host")
+        total, _, _ = build(day_store, 1, n_metrics)
+        runs: dict[bool, list[float]] = {False: [], True: []}
+        for i in range(3):
+            for crc in (False, True):
+                home = out / f"compact-{crc}-{i}"
+                shutil.copytree(base, home)
+                comp = Compactor(Store(home).layout, "bench-host", CompactionPolicy())
+                ctx = contextlib.nullcontext() if crc else _as_before_checksums()
+                with ctx:
+                    t0 = time.perf_counter()
+                    comp.run_once()
+                    runs[crc].append(time.perf_counter() - t0)
+                comp.close()
+                shutil.rmtree(home)
+        row(f"compaction of a day ({total:,} samples, 3 runs)", statistics.median(runs[False]),
+            statistics.median(runs[True]), total)
+        t0 = time.perf_counter()
+        rep = store.verify()
+        dt = time.perf_counter() - t0
+        print(f"workbench verify of the week's home: {rep.checked} files, {rep.bytes / 2**20:.1f} MiB in {dt:.2f} s "
+              f"({rep.bytes / 2**20 / dt:.0f} MiB/s), {len(rep.damaged)} damaged")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def median_ms(fn, repeat: int = 20) -> float:
     fn()  # warm: first call pays imports and OS cache
     times = []
@@ -164,6 +283,7 @@ def main() -> None:
     dt = time.perf_counter() - t0
     print(f"compaction: {dt:.1f} s ({total / dt:,.0f} samples/s) sealed {rep.sealed_hours} hours, {rep.sealed_days} days")
     print("storage:", bytes_breakdown(sealed_raw_files(store)))
+    checksum_cost(store, args.metrics)
 
     # Peer: the same rows in a plain DuckDB table.
     peer_path = home / "peer.duckdb"
@@ -193,7 +313,7 @@ def main() -> None:
             lambda: store.query(five, "7d", step=7 * 86400 / 1000),
             lambda: peer.execute(
                 "SELECT metric, time_bucket(INTERVAL '604.8 seconds', ts) t, avg(value) FROM samples WHERE list_contains(?, metric) AND ts >= ? GROUP BY 1, 2 ORDER BY 1, 2",
-                [five, (now - pd.Timedelta("7d")).to_pydatetime()],
+                [five, (now - pd.Timedelta("7D")).to_pydatetime()],
             ).df(),
         ),
     }
