@@ -51,14 +51,15 @@ def live(tmp_path_factory, output_dir):
         agent.wait(timeout=30)
 
 
-def test_acknowledging_in_the_page_reaches_the_running_agent_within_2_s(browser, live):
+def test_acknowledging_in_the_page_reaches_the_running_agent_within_2_s(browser, live, output_dir):
     from workbench.agent import read_status
 
-    page, watch = open_dashboard(browser, live["server"])
+    page, watch = open_dashboard(browser, live["server"], height=1400)
     row = page.locator(".wb-alert-row", has=page.locator(".wb-alert-firing")).first
     row.wait_for(timeout=30_000)
     row.locator(".wb-ack").click()
     page.locator(".wb-confirm").get_by_placeholder("reason").fill("looking into it")
+    page.screenshot(path=str(output_dir / "dashboard-alert-confirm.png"))
     clicked = time.monotonic()
     page.locator(".wb-confirm-ok").click()
     acked = None

@@ -11,7 +11,7 @@ import traitlets
 from workbench.labels import parse_labels
 from workbench.ui._base import Panel, esc, range_window, tier_for_step
 from workbench.ui._base import ts as _ts
-from workbench.ui._widgets import Chart, to_csv_bytes, to_parquet_bytes
+from workbench.ui._widgets import Chart, placeholder, to_csv_bytes, to_parquet_bytes
 
 __all__ = ["LiveChart", "CoreHeatmap", "epoch_ms"]
 
@@ -89,7 +89,8 @@ class LiveChart(Panel):
         for i, labels in enumerate(series):
             part = frame[frame["labels"] == labels]
             traces.append({
-                "type": "scattergl" if len(part) > 2000 else "scatter", "mode": "lines",
+                # a fresh agent has a point or two: lines alone would draw nothing
+                "type": "scattergl" if len(part) > 2000 else "scatter", "mode": "lines" if len(part) > 20 else "lines+markers",
                 "name": labels or self.metric, "x": epoch_ms(part["ts"]), "y": part["value"].tolist(),
                 "line": {"width": 1.5, "color": _PALETTE[i % len(_PALETTE)]},
                 "hovertemplate": "%{y:.4g}<extra>" + esc(labels or self.metric) + "</extra>",
@@ -223,11 +224,7 @@ class CoreHeatmap(Panel):
         if len(frame):
             frame = frame[~frame["labels"].str.contains("cpu=total", regex=False)]
         if not len(frame):
-            self.chart.figure = {"data": [], "layout": {
-                "margin": {"l": 40, "r": 10, "t": 8, "b": 30},
-                "annotations": [{"text": f"no per-core CPU data for {esc(self.host)}", "showarrow": False,
-                                 "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
-                "xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+            self.chart.figure = placeholder(f"no per-core CPU data for {esc(self.host)}")
             return
         frame = frame.assign(core=[int(parse_labels(lab)["cpu"]) for lab in frame["labels"]], busy=1 - frame["value"])
         grid = frame.pivot_table(index="core", columns="ts", values="busy", aggfunc="mean").sort_index()
@@ -239,7 +236,7 @@ class CoreHeatmap(Panel):
                       "y": [f"cpu {c}" for c in grid.index], "zmin": 0, "zmax": 1,
                       "colorscale": "YlOrRd", "reversescale": True, "colorbar": {"tickformat": ".0%", "thickness": 10},
                       "hovertemplate": "%{y} %{x}: %{z:.0%}<extra></extra>"}],
-            "layout": {"margin": {"l": 56, "r": 12, "t": 8, "b": 30}, "xaxis": {"type": "date"},
+            "layout": {"margin": {"l": 56, "r": 12, "t": 8, "b": 44}, "xaxis": {"type": "date"},
                        "yaxis": {"autorange": "reversed", "automargin": True},
                        "uirevision": f"{self.host}|{self.range}", "meta": {"tier": tier_for_step(step)}},
         }

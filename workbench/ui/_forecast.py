@@ -19,7 +19,7 @@ import traitlets
 from workbench.labels import parse_labels
 from workbench.ui._base import Panel, esc, fmt_value
 from workbench.ui._charts import _axis_layout, epoch_ms
-from workbench.ui._widgets import Chart
+from workbench.ui._widgets import Chart, placeholder
 
 __all__ = ["ForecastPanel", "HORIZONS", "capacity_cards"]
 
@@ -188,9 +188,7 @@ class ForecastPanel(Panel):
         self.result = res
         if "error" in res:
             self._info.value = f'<span class="wb-muted">{esc(res["error"])}</span>'
-            self.chart.figure = {"data": [], "layout": {"annotations": [{"text": esc(res["error"]), "showarrow": False,
-                                 "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
-                                 "xaxis": {"visible": False}, "yaxis": {"visible": False}}}
+            self.chart.figure = placeholder(res["error"])
             return
         y, fc = res["y"], res["forecast"].copy()
         unit = self._unit()

@@ -46,6 +46,14 @@ def _clean(values: Sequence[Any]) -> list:
     return out
 
 
+def placeholder(text: str) -> dict:
+    """A figure with no axes, only ``text`` in the middle (before data, or when there is none)."""
+    return {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False},
+                                   "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+                                   "annotations": [{"text": text, "showarrow": False, "xref": "paper", "yref": "paper",
+                                                    "x": 0.5, "y": 0.5, "font": {"size": 13}}]}}
+
+
 class Chart(anywidget.AnyWidget):
     """A plotly figure updated in place.
 
@@ -62,7 +70,7 @@ class Chart(anywidget.AnyWidget):
     title = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, figure: dict | None = None, **kwargs: Any) -> None:
-        super().__init__(figure=figure or {"data": [], "layout": {}}, **kwargs)
+        super().__init__(figure=figure or placeholder("loading…"), **kwargs)
         self._click_handlers: list[Callable[[dict], None]] = []
         self.on_msg(self._on_message)
 
