@@ -340,8 +340,10 @@ def cmd_lab(args) -> int:
            f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0"]
     if args.no_browser:
         cmd.append("--no-browser")
-    print(f"workbench lab: JupyterLab on notebooks/ at http://127.0.0.1:{args.port}/ (home {env['WORKBENCH_HOME']})",
-          file=sys.stderr)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--ServerApp.allow_root=True")  # containers and CI run as root; JupyterLab refuses by default
+    print(f"workbench lab: JupyterLab on notebooks/ (home {env['WORKBENCH_HOME']}); it prints its address with "
+          "the login token below", file=sys.stderr)
     return _wait_children({"jupyterlab": subprocess.Popen(cmd, env=env)})
 
 
