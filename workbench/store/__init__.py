@@ -20,6 +20,7 @@ _LAZY = {
     "AGGREGATIONS": "_store",
     "label_filter": "_store",
     "StoreWarning": "_quarantine",
+    "VerifyReport": "_verify",
     "Compactor": "_compact",
     "CompactionPolicy": "_compact",
     "CompactionReport": "_compact",
