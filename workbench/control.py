@@ -474,7 +474,13 @@ class ActionPoller:
     into the owner's loop. What was processed is known from the owner's own
     outcome records, so after a restart it is not redone; on the first poll,
     ``replay(action, outcome)`` sees every action processed before (in time
-    order), e.g. to re-apply silences.
+    order), e.g. to re-apply silences. An owner killed between applying an
+    action and writing its outcome applies it again when it restarts (at least
+    once, never lost); every action here leaves the same state when applied
+    twice (a second ack only adds a second ``acknowledged`` record).
+
+    The first poll reads every action file in the home (about 0.3 ms each,
+    benchmarks/control_latency.py); later ones read only new files.
     """
 
     def __init__(self, store: Store, owner: str, targets: Iterable[str], kind: str, *,
