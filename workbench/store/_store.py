@@ -544,7 +544,7 @@ class Store:
         metrics = [metric] if isinstance(metric, str) else list(metric)
         for m in metrics:
             self.check_metric(m)
-        now = pd.Timestamp.now("UTC")
+        now = pd.Timestamp.now("UTC").floor("us")  # the store keeps microseconds; no truncation warning
         t0 = resolve_time(start, now=now, what="start")
         t1 = resolve_time(end, now=now, what="end")
         s_us = ts_to_us(t0) if t0 is not None else None
