@@ -102,7 +102,15 @@ def cmd_status(args) -> int:
     print(f"home: {store.home}   size: {_human_bytes(store.size_bytes())}")
     if not statuses:
         print("no host has recorded here yet: start one with `workbench agent`")
+    from workbench.demo import demo_hosts
+
+    demo = set(demo_hosts()) & {st["host"] for st in statuses if not st.get("alive") and "samples_written" not in st}
+    if demo:  # imported demo data, never recorded by an agent: one line, not 17 "agent not running"
+        print(f"\n{len(demo)} demo hosts (imported data, no agent; `workbench demo --remove` takes them out): "
+              + ", ".join(sorted(demo)))
     for st in statuses:
+        if st["host"] in demo:
+            continue
         state = "RUNNING" if st.get("alive") else "not running"
         print(f"\nhost {st['host']}: agent {state}" + (f" (pid {st['holder'].get('pid')})" if st.get("alive") else ""))
         if "samples_written" in st:
