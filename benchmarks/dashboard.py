@@ -86,6 +86,21 @@ def open_page(browser, url: str, ready_js: str, first_js: str | None = None, tim
     return page, wire, first, drawn
 
 
+def click_latency(page, n: int = 10) -> dict:
+    """A click the kernel must answer (the theme toggle: the kernel adds a class to the header)
+    while the page's clock keeps refreshing: milliseconds from click to the page changing."""
+    times = []
+    for i in range(n):
+        dark = i % 2 == 0
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Dark" if dark else "Light").click()
+        page.wait_for_selector(".wb-dark" if dark else ".wb-header:not(.wb-dark)", timeout=10_000)
+        times.append(1000 * (time.perf_counter() - t0))
+        page.wait_for_timeout(700)  # land clicks at different points of the 2 s tick
+    times.sort()
+    return {"p50": times[len(times) // 2], "max": times[-1]}
+
+
 def kernels_of(proc: psutil.Process) -> list[psutil.Process]:
     return [c for c in proc.children(recursive=True) if "ipykernel" in " ".join(c.cmdline())]
 
@@ -103,6 +118,7 @@ def bench_voila(browser, home: Path, *, preheat: bool, ticks_minutes: float) -> 
         page, wire, first, drawn = open_page(browser, server.url(), charts,
                                              "document.querySelectorAll('.wb-card-value').length >= 6")
         out = {"kpi_visible_s": first, "all_drawn_s": drawn, "bytes": wire.total, "ws_bytes": wire.ws}
+        out["click_ms"] = click_latency(page)
         if ticks_minutes:
             vp = psutil.Process(proc.pid)
             kernel_id = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
@@ -237,6 +253,8 @@ def main() -> int:
     ratio = hot["bytes"] / bare["bytes"]
     print(f"| bytes on first load | {hot['bytes'] / mib:.1f} MiB (of which WebSocket {hot['ws_bytes'] / mib:.1f} MiB) "
           f"| bare Voilà {bare['bytes'] / mib:.1f} MiB (×{ratio:.2f}) | ≤ 1.6 × bare |")
+    print(f"| a click answered by the kernel while it refreshes | p50 {hot['click_ms']['p50']:.0f} ms, "
+          f"max {hot['click_ms']['max']:.0f} ms | | ≤ 200 ms |")
     if "kernel_cpu_ms_per_tick" in hot:
         print(f"| kernel CPU per 2 s tick | {hot['kernel_cpu_ms_per_tick']:.1f} ms | | ≤ 30 ms |")
         print(f"| browser main thread per tick | {hot['browser_main_ms_per_tick']:.1f} ms | | |")
