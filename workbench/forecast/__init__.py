@@ -11,7 +11,10 @@ Models: :class:`Naive`, :class:`SeasonalNaive`, :class:`Drift`, :class:`ETS`,
 :func:`detect_seasonality`, :func:`analyze_trend`, :func:`time_to_threshold`,
 :class:`OverloadClassifier` (calibrated probability of crossing a threshold) and
 :func:`forecast_metric` (read from the store, forecast, optionally save to the
-``forecasts`` view).
+``forecasts`` view). The forecast lab's steps (:func:`load_series`,
+:func:`compare_models`, :func:`residual_diagnostics`, :func:`seasonality`,
+:func:`explain_auto`, :func:`capacity`, :func:`save_forecast`) are what
+``notebooks/forecast_lab.ipynb`` calls.
 """
 
 from workbench.forecast._arima import ARIMA
@@ -21,6 +24,22 @@ from workbench.forecast._base import BaseForecaster, clone
 from workbench.forecast._baselines import Drift, Naive, SeasonalNaive
 from workbench.forecast._capacity import ThresholdCrossing, time_to_threshold
 from workbench.forecast._ets import ETS
+from workbench.forecast._lab import (
+    LAB_MODELS,
+    AutoChoice,
+    Capacity,
+    Comparison,
+    Diagnostics,
+    capacity,
+    compare_models,
+    explain_auto,
+    load_series,
+    make_models,
+    residual_diagnostics,
+    save_forecast,
+    seasonality,
+    series_figure,
+)
 from workbench.forecast._metrics import coverage, mae, mase, mase_scale, rmse, smape
 from workbench.forecast._orchestrator import Forecast
 from workbench.forecast._overload import BrierReport, OverloadClassifier
@@ -35,6 +54,20 @@ from workbench.forecast._seasonality import (
 from workbench.forecast._store import forecast_metric
 
 __all__ = [
+    "LAB_MODELS",
+    "AutoChoice",
+    "Capacity",
+    "Comparison",
+    "Diagnostics",
+    "capacity",
+    "compare_models",
+    "explain_auto",
+    "load_series",
+    "make_models",
+    "residual_diagnostics",
+    "save_forecast",
+    "seasonality",
+    "series_figure",
     "ARIMA",
     "AutoForecaster",
     "BacktestResult",
