@@ -60,6 +60,8 @@ def benches(data: Path, out: Path) -> list[Bench]:
         Bench("executor", ["executor.py"], ["executor.py", "--quick"]),
         Bench("control_latency", ["control_latency.py"],
               ["control_latency.py", "--actions", "20", "--duration", "15"]),
+        Bench("dashboard", ["dashboard.py", "--minutes", "30", "--glances", str(Path(sys.executable).with_name("glances"))],
+              ["dashboard.py", "--minutes", "1", "--glances", str(Path(sys.executable).with_name("glances"))]),
     ]
 
 
