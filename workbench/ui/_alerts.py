@@ -9,13 +9,12 @@ of seconds and records the outcome, which the panel then shows.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import ipywidgets as W
 
 from workbench.labels import parse_labels
-from workbench.ui._base import Panel, ago, buttons, esc, fmt_value, log, sparkline_svg
+from workbench.ui._base import Panel, SentActions, ago, buttons, esc, fmt_value, log, sparkline_svg
 from workbench.ui._base import ts as _ts
 from workbench.ui._widgets import Table
 
@@ -48,7 +47,7 @@ class AlertPanel(Panel):
         self._confirm.children = [self._confirm_text, self._reason, self._duration, W.HBox([ok, cancel])]
         self._status = W.HTML()
         self._pending_action: tuple[str, dict] | None = None
-        self._sent: list[tuple[str, str, float]] = []  # (action_id, description, when)
+        self._sent = SentActions("the agent", "(is an agent running for that host? it applies when the agent starts)")
         self.history = Table(
             columns=[{"key": "ts", "label": "Time (UTC)"}, {"key": "event", "label": "Event"},
                      {"key": "rule", "label": "Rule"}, {"key": "host", "label": "Host"},
@@ -176,37 +175,17 @@ class AlertPanel(Panel):
             matcher = {"rule": r["rule"], "host": r["host"]}
             action_id = alerts.silence(self.store, matcher, duration=self._duration.value, reason=reason, by=self.by)
             what = f"silence {r['rule']} on {r['host']} for {self._duration.value}"
-        self._sent.append((action_id, what, time.time()))
+        self._sent.add(action_id, what)
         self._hide_confirm()
         self._show_status()
 
     def _check_outcomes(self) -> None:
-        if not self._sent:
-            return
-        from workbench import control
-
-        changed = False
-        for i, (action_id, what, _when) in enumerate(list(self._sent)):
-            out = control.outcome(self.store, action_id)
-            if out is not None:
-                self._sent[i] = (action_id, f"{what}: {out.get('outcome')} {out.get('detail') or ''}".strip(), -1.0)
-                changed = True
-        if changed:
-            self.refresh_slow()
+        if self._sent and self._sent.poll(self.store):
+            self.refresh_slow()  # the agent answered: show the alert's new state
         self._show_status()
 
     def _show_status(self) -> None:
-        lines = []
-        for _action_id, what, when in self._sent[-3:]:
-            if when < 0:
-                lines.append(f"<div>{esc(what)}</div>")
-            else:
-                wait = time.time() - when
-                note = " (is an agent running for that host? it applies when the agent starts)" if wait > 10 else ""
-                lines.append(f'<div>{esc(what)}: sent, waiting for the agent…{esc(note)}</div>')
-        self._status.value = f'<div class="wb-small wb-action-status">{"".join(lines)}</div>' if lines else ""
-        if self._sent and all(w < 0 for _, _, w in self._sent[:-3]):
-            del self._sent[:-3]
+        self._status.value = self._sent.html()
 
 
 def _epoch(ts: Any) -> float:

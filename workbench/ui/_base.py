@@ -94,6 +94,13 @@ def latest(store: Any, host: str, within: str = "10min", ttl: float = 1.0) -> An
     return frame
 
 
+def unit_of(store: Any, metric: str) -> str:
+    """The catalogue unit of ``metric`` ("" when it has none)."""
+    cat = store.metrics()
+    row = cat[cat["name"] == metric]
+    return str(row["unit"].iloc[0]) if len(row) else ""
+
+
 def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
@@ -312,3 +319,49 @@ def buttons(specs: Iterable[tuple[str, str, Callable[[Any], None]]]) -> list[W.B
         b.on_click(click)
         out.append(b)
     return out
+
+
+class SentActions:
+    """Control actions a panel sent, and their outcomes, for its status line.
+
+    Only actions still waiting are looked up; at most ``keep`` are kept and
+    the last three shown. ``owner`` names who applies them ("the agent").
+    """
+
+    def __init__(self, owner: str, hint: str = "", keep: int = 10) -> None:
+        self.owner = owner
+        self.hint = hint  # said once an action has waited more than 10 s
+        self.keep = keep
+        self._items: list[list] = []  # [action_id, description, sent_at or None once answered]
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def add(self, action_id: str, what: str) -> None:
+        self._items.append([action_id, what, time.time()])
+        del self._items[:-self.keep]
+
+    def poll(self, store: Any) -> bool:
+        """Look up outcomes of waiting actions; True if any arrived."""
+        from workbench import control
+
+        arrived = False
+        for item in self._items:
+            if item[2] is None:
+                continue
+            out = control.outcome(store, item[0])
+            if out is not None:
+                item[1] = f"{item[1]}: {out.get('outcome')} {out.get('detail') or ''}".strip()
+                item[2] = None
+                arrived = True
+        return arrived
+
+    def html(self) -> str:
+        lines = []
+        for _action_id, what, sent in self._items[-3:]:
+            if sent is None:
+                lines.append(f"<div>{esc(what)}</div>")
+            else:
+                late = f" {self.hint}" if self.hint and time.time() - sent > 10 else ""
+                lines.append(f"<div>{esc(what)}: sent, waiting for {esc(self.owner)}…{esc(late)}</div>")
+        return f'<div class="wb-small wb-action-status">{"".join(lines)}</div>' if lines else ""

@@ -9,7 +9,7 @@ from typing import Any
 import traitlets
 
 from workbench.labels import parse_labels
-from workbench.ui._base import Panel, esc, range_window, tier_for_step
+from workbench.ui._base import Panel, esc, range_window, tier_for_step, unit_of
 from workbench.ui._base import ts as _ts
 from workbench.ui._widgets import Chart, placeholder, to_csv_bytes, to_parquet_bytes
 
@@ -67,9 +67,7 @@ class LiveChart(Panel):
         return self.store.query(self.metric, _ts(start), _ts(end), step=step, host=self.host, labels=labels)
 
     def _unit(self) -> str:
-        cat = self.store.metrics()
-        row = cat[cat["name"] == self.metric]
-        return str(row["unit"].iloc[0]) if len(row) else ""
+        return unit_of(self.store, self.metric)
 
     def _refresh_slow(self) -> None:
         if not (self.host and self.metric):

@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as W
 import traitlets
 
-from workbench.ui._base import Panel, ago, buttons, esc
+from workbench.ui._base import Panel, SentActions, ago, buttons
 from workbench.ui._widgets import Chart, Table
 
 __all__ = ["ExecutorPanel"]
@@ -55,7 +55,7 @@ class ExecutorPanel(Panel):
         self._controls.layout.display = "none"
         self._names: list[str] = []
         self._tput: dict[str, deque] = {}
-        self._sent: list[tuple[str, str, float]] = []
+        self._sent = SentActions("the executor", "(is its process running? it applies when it starts)")
         self.frame = None
         super().__init__(store, **kwargs)
         traitlets.link((self, "theme"), (self.chart, "theme"))
@@ -115,24 +115,16 @@ class ExecutorPanel(Panel):
             return
         name = self.selected.split("@", 1)[0]
         action_id = control.act(self.store, f"executor:{name}", action, args or {}, reason="dashboard", by=self.by)
-        self._sent.append((action_id, f"{action} {name}", time.time()))
+        self._sent.add(action_id, f"{action} {name}")
         self._show_status()
 
     def _check_outcomes(self) -> None:
-        from workbench import control
-
-        for i, (action_id, what, when) in enumerate(list(self._sent)):
-            if when < 0:
-                continue
-            out = control.outcome(self.store, action_id)
-            if out is not None:
-                self._sent[i] = (action_id, f"{what}: {out.get('outcome')} {out.get('detail') or ''}".strip(), -1.0)
+        if self._sent:
+            self._sent.poll(self.store)
         self._show_status()
 
     def _show_status(self) -> None:
-        lines = [esc(w) if t < 0 else f"{esc(w)}: sent, waiting for the executor…" for _, w, t in self._sent[-3:]]
-        self._status.value = f'<div class="wb-small wb-action-status">{"<br>".join(lines)}</div>' if lines else ""
-        del self._sent[:-10]
+        self._status.value = self._sent.html()
 
 
 def _epoch(ts: Any) -> float:

@@ -17,7 +17,7 @@ import ipywidgets as W
 import traitlets
 
 from workbench.labels import parse_labels
-from workbench.ui._base import Panel, esc, fmt_value
+from workbench.ui._base import Panel, esc, fmt_value, unit_of
 from workbench.ui._charts import _axis_layout, epoch_ms
 from workbench.ui._widgets import Chart, placeholder
 
@@ -235,6 +235,4 @@ class ForecastPanel(Panel):
         self._cards.value = f'<div class="wb-caps">{html}</div>'
 
     def _unit(self) -> str:
-        cat = self.store.metrics()
-        row = cat[cat["name"] == self.metric]
-        return str(row["unit"].iloc[0]) if len(row) else ""
+        return unit_of(self.store, self.metric)
