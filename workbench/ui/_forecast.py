@@ -211,8 +211,8 @@ class ForecastPanel(Panel):
              "line": {"color": "#2563eb", "width": 2}},
         ]
         self.chart.figure = {"data": traces, "layout": {
-            "margin": {"l": 56, "r": 12, "t": 8, "b": 36}, "xaxis": {"type": "date", "title": {"text": "UTC"}},
-            "yaxis": _axis_layout(unit), "legend": {"orientation": "h", "y": -0.25},
+            "margin": {"l": 56, "r": 12, "t": 8, "b": 44}, "xaxis": {"type": "date", "title": {"text": "UTC"}},
+            "yaxis": _axis_layout(unit), "legend": {"orientation": "h", "y": -0.38},
             "uirevision": f"{self.host}|{self.metric}|{self.horizon}"}}
         score = res.get("score")
         if score is not None and hasattr(score, "get"):
@@ -222,8 +222,9 @@ class ForecastPanel(Panel):
             score_text = ""
         extra = f" (the highest of {res['n_series']} series)" if res["n_series"] > 1 else ""
         fb = f' · <span class="wb-muted">{esc(res["fallback"])}</span>' if res.get("fallback") else ""
-        self._info.value = (f'<div class="wb-small">model <b>{esc(" + ".join(res["chosen"]) or "?")}</b> · '
-                            f'{esc(score_text)} · {esc(res["labels"] or self.metric)}{esc(extra)} · step {esc(res["step"])}{fb}</div>')
+        parts = [f'model <b>{esc(" + ".join(res["chosen"]) or "?")}</b>', esc(score_text),
+                 f'{esc(res["labels"] or self.metric)}{esc(extra)}', f'step {esc(res["step"])}']
+        self._info.value = f'<div class="wb-small">{" · ".join(p for p in parts if p)}{fb}</div>'
 
     def _draw_cards(self, cards: list[dict[str, Any]]) -> None:
         if not cards:
