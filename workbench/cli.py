@@ -726,6 +726,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_demo)
     _add_ui_commands(sub)
     _add_control_commands(sub)
+    # Each of these modules adds its own commands (argparse only; imports stay lazy).
+    from workbench import _cli_report, _cli_run
+
+    _cli_report.add_commands(sub)
+    _cli_run.add_commands(sub)
     return p
 
 

@@ -1,0 +1,7 @@
+"""The `workbench run` command's arguments (argparse only: heavy imports happen inside the command)."""
+
+from __future__ import annotations
+
+
+def add_commands(sub) -> None:
+    """Add `run` to the CLI's sub-parsers (filled in by the run work; nothing yet)."""
