@@ -663,11 +663,42 @@ def _human_bytes(n: float) -> str:
     return f"{n / 1024:.1f} GiB"
 
 
+def _add_global_options(p: argparse.ArgumentParser, default: object) -> None:
+    p.add_argument("--config", default=default,
+                   help="path to workbench.toml (default: $WORKBENCH_CONFIG or ./workbench.toml)")
+    p.add_argument("--home", default=default, help="data directory (default: $WORKBENCH_HOME or ./data)")
+    p.add_argument("-v", "--verbose", action="store_true", default=default)
+
+
+class _SubParsers(argparse._SubParsersAction):
+    """Every sub-command (and sub-sub-command) also takes the global options.
+
+    ``workbench status --home X`` and ``workbench alerts ack ID --home X`` work
+    like ``workbench --home X status``. The copies default to SUPPRESS, so an
+    option given before the sub-command is kept unless it is given again after
+    it (the later one wins). It is done here, in ``add_parser``, so that commands
+    other modules register (``_cli_report``, ``_cli_run``) get them too.
+    """
+
+    def add_parser(self, name, **kwargs):
+        kwargs["parents"] = [_GLOBALS, *kwargs.get("parents", [])]
+        return super().add_parser(name, **kwargs)
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _SubParsers)
+
+
+_GLOBALS = argparse.ArgumentParser(add_help=False)
+_add_global_options(_GLOBALS, argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="workbench", description="Watch, understand, predict and steer your machines.")
-    p.add_argument("--config", help="path to workbench.toml (default: $WORKBENCH_CONFIG or ./workbench.toml)")
-    p.add_argument("--home", help="data directory (default: $WORKBENCH_HOME or ./data)")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p = _Parser(prog="workbench", description="Watch, understand, predict and steer your machines.")
+    _add_global_options(p, None)
+    p.set_defaults(verbose=False)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     a = sub.add_parser("agent", help="record this machine's metrics")
