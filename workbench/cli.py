@@ -187,19 +187,63 @@ def cmd_query(args) -> int:
     cfg = _config(args)
     store = Store(cfg.home)
     labels = parse_labels(",".join(args.labels)) if args.labels else None
+    out = _check_out(args.out) if args.out else None  # before the query: a bad path is found at once
     df = store.query(args.metric, args.since, args.until, labels=labels, step=args.step, agg=args.agg, host=args.host_filter)
-    if args.out:
-        out = Path(args.out)
-        if out.suffix == ".parquet":
-            df.to_parquet(out, index=False)
-        elif out.suffix == ".csv":
-            df.to_csv(out, index=False)
-        else:
-            raise WorkbenchError(f"--out must end in .csv or .parquet; got {out.name!r}.")
+    if out is not None:
+        try:
+            if out.suffix == ".parquet":
+                df.to_parquet(out, index=False)
+            else:
+                df.to_csv(out, index=False)
+        except OSError as exc:
+            raise WorkbenchError(f"--out {args.out}: cannot write {out}: {exc.strerror or exc}. "
+                                 "Choose a path you can write to.", path=str(out)) from None
         print(f"wrote {len(df)} rows to {out}", file=sys.stderr)
     else:
         _print_df(df, args.format)
     return 0
+
+
+def _check_out(text: str) -> Path:
+    """The --out path, refused with a clear message before any work when it cannot be written."""
+    out = Path(text)
+    if out.suffix not in (".csv", ".parquet"):
+        raise WorkbenchError(f"--out must end in .csv or .parquet; got {out.name!r}.", path=text)
+    parent = out.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise WorkbenchError(f"--out {text}: the directory {parent} {what}. Create it first (mkdir -p {parent}) "
+                             "or give a path in an existing directory.", path=text)
+    if out.is_dir():
+        raise WorkbenchError(f"--out {text} is a directory; give a file name ending in .csv or .parquet.", path=text)
+    if not os.access(parent, os.W_OK):
+        raise WorkbenchError(f"--out {text}: the directory {parent} is not writable by you; choose another.",
+                             path=text)
+    return out
+
+
+# Options whose value may start with "-": `--since -5h` means 5 h ago, as `--since 5h` does.
+_NEGATIVE_VALUE_OPTIONS = ("--since", "--until")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--since -5h`` -> ``--since=-5h``: argparse takes "-5h" for an option and says "expected one argument"."""
+    import re
+
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            out.extend(argv[i:])
+            break
+        if tok in _NEGATIVE_VALUE_OPTIONS and i + 1 < len(argv) and re.match(r"-\d", argv[i + 1]):
+            out.append(f"{tok}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
 
 
 def cmd_metrics(args) -> int:
@@ -766,7 +810,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_join_negative_values(sys.argv[1:] if argv is None else list(argv)))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

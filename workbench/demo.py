@@ -167,7 +167,8 @@ def load_demo(
         raise DemoExistsError(
             f"{store.home} already holds demo hosts {present[:4]}{'...' if len(present) > 4 else ''}; loading again "
             "would duplicate their samples. Load into another home (--home DIR), delete those host "
-            "directories under hosts/, or call load_demo(home, replace=True).",
+            "directories under hosts/, or replace them: `workbench demo --replace` (load_demo(home, replace=True) in "
+            "Python).",
             home=str(store.home),
             hosts=present,
         )

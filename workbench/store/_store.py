@@ -346,7 +346,8 @@ class Store:
             import difflib
 
             close = difflib.get_close_matches(metric, list(cat), n=3, cutoff=0.6)
-            hint = ("Did you mean " + " or ".join(map(repr, close)) + "?") if close else "See store.metrics() for the catalogue."
+            hint = ("Did you mean " + " or ".join(map(repr, close)) + "?") if close else ("`workbench metrics` (store.metrics() in Python) lists "
+                                                                                    "the catalogue.")
             raise UnknownMetricError(f"Unknown metric {metric!r} in {self.home}. {hint}", metric=metric)
 
     def hosts(self) -> list[str]:
@@ -549,6 +550,14 @@ class Store:
         t1 = resolve_time(end, now=now, what="end")
         s_us = ts_to_us(t0) if t0 is not None else None
         e_us = ts_to_us(t1) if t1 is not None else None
+        if t0 is not None and t0 > now:
+            self._future_start(t0, now, hosts=None if host is None else [safe_host(h) for h in (
+                [host] if isinstance(host, str) else host)])
+        if t0 is not None and t1 is not None and t1 < t0:
+            raise QueryError(f"The range ends at {t1:%Y-%m-%d %H:%M:%S} UTC (given {end!r}) before it starts at "
+                             f"{t0:%Y-%m-%d %H:%M:%S} UTC (given {start!r}), so nothing can match. End it after "
+                             "its start (durations mean 'that long ago': from '2h' until '1h').",
+                             start=str(t0), end=str(t1))
         step_s = parse_duration(step, what="step") if step is not None else None
         if step_s is not None and step_s <= 0:
             raise QueryError(f"step must be positive; got {step!r}.")
@@ -623,6 +632,22 @@ class Store:
 
         df, damaged = self._run(run, hosts)
         return _with_damage(_normalise(df), damaged)
+
+    def _future_start(self, t0, now, hosts: list[str] | None) -> None:
+        """A start after now matches nothing: say so, and where the data ends, instead of an empty answer."""
+        import pandas as pd
+
+        newest, _ = self._run(lambda con, snap: snap.max_tmax(), hosts)
+        if newest is None:
+            where = f"{self.home} holds no data yet"
+        else:
+            last = pd.Timestamp(newest, unit="us", tz="UTC")
+            where = (f"the newest data in {self.home} is at {last:%Y-%m-%d %H:%M:%S} UTC "
+                     f"({_ago((now - last).total_seconds())})")
+        raise QueryError(f"The start of the range, {t0:%Y-%m-%d %H:%M:%S} UTC, is in the future (now is "
+                         f"{now:%Y-%m-%d %H:%M:%S} UTC), so nothing can match; {where}. Start the range in the "
+                         "past: a duration meaning 'that long ago' ('1h', '-1h', '7d') or an earlier time.",
+                         start=str(t0), newest=None if newest is None else str(newest))
 
     def latest(
         self,
@@ -759,6 +784,13 @@ def _split_by_host(table: pa.Table):
         import pyarrow.compute as pc
 
         yield h, table.filter(pc.equal(table.column("host"), h))
+
+
+def _ago(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.1f} {unit} ago"
+    return f"{seconds:.0f} s ago"
 
 
 def _empty_result() -> pd.DataFrame:
