@@ -204,7 +204,7 @@ def throttling(quick: bool) -> dict:
             t0 = time.perf_counter()
             with ThrottledExecutor(backend="process", profile="cpu", governor=gov, memory_scope="self",
                                    sample_interval=0.1, sched_idle=sched_idle) as ex:
-                futs = [ex.submit(hungry, mb, cpu, name=name) for name, mb, cpu in jobs]
+                futs = [ex.options(name=name).submit(hungry, mb, cpu) for name, mb, cpu in jobs]
                 wait(futs)
                 stats = ex.stats()
             wall = time.perf_counter() - t0

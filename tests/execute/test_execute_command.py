@@ -55,7 +55,7 @@ def test_exit_code_and_check():
         res = ex.submit(Command([PY, "-c", "raise SystemExit(4)"], check=False)).result(30)
         assert res.returncode == 4
         # exit code 75 (EX_TEMPFAIL) is transient: retried
-        f = ex.submit(Command(["sh", "-c", "exit 75"]), retry=Retry(attempts=2, backoff=0))
+        f = ex.options(retry=Retry(attempts=2, backoff=0)).submit(Command(["sh", "-c", "exit 75"]))
         assert isinstance(f.exception(30), CommandError)
         assert ex.stats()["retried"] == 1
 
@@ -77,7 +77,7 @@ def test_timeout_kills_command_tree_and_leaves_no_orphans(tmp_path):
     )
     with ThrottledExecutor(max_workers=1) as ex:
         t0 = time.monotonic()
-        fut = ex.submit(Command([PY, "-c", script]), timeout=1.0)
+        fut = ex.options(timeout=1.0).submit(Command([PY, "-c", script]))
         with pytest.raises(TaskTimeoutError):
             fut.result(30)
         assert time.monotonic() - t0 < 5

@@ -34,13 +34,13 @@ def test_dask_backend_runs_priorities_retries_and_dependencies(thread_client, tm
     assert backend.default_workers() == 2
     with ThrottledExecutor(backend=backend, governor=None, sink=sink) as ex:
         futs = [ex.submit(square, i) for i in range(20)]
-        a = ex.submit(flaky, 7, retry=Retry(attempts=2, backoff=0), key="a")
-        b = ex.submit(square, 3, after=[a])
+        a = ex.options(retry=Retry(attempts=2, backoff=0), key="a").submit(flaky, 7)
+        b = ex.options(after=[a]).submit(square, 3)
         assert [f.result(30) for f in futs] == [i * i for i in range(20)]
         assert a.result(30) == 7 and b.result(30) == 9
         bad = ex.submit(int, "x")
         assert isinstance(bad.exception(30), ValueError)
-        slow = ex.submit(time.sleep, 5, timeout=0.3)
+        slow = ex.options(timeout=0.3).submit(time.sleep, 5)
         assert isinstance(slow.exception(30), TaskTimeoutError)
     assert len(sink.runs) == 24
     assert {r.backend for r in sink.runs} == {"dask"}

@@ -19,7 +19,6 @@ from workbench.execute import (
     MemorySink,
     QueueFullError,
     Retry,
-    RetryBudget,
     TaskTimeoutError,
     ThrottledExecutor,
     classify,
@@ -81,11 +80,11 @@ def test_constructor_and_option_errors_are_clear():
         ThrottledExecutor(backend="gpu")
     with ThrottledExecutor(max_workers=2) as ex:
         with pytest.raises(TypeError, match="unknown resources"):
-            ex.submit(abs, 1, resources={"gpu": 1})
+            ex.options(resources={"gpu": 1}).submit(abs, 1)
         with pytest.raises(ConfigError, match="timeout"):
-            ex.submit(abs, 1, timeout=-1)
+            ex.options(timeout=-1).submit(abs, 1)
         with pytest.raises(ConfigError, match="cpu"):
-            ex.submit(abs, 1, resources={"cpu": 3})
+            ex.options(resources={"cpu": 3}).submit(abs, 1)
     with pytest.raises(RuntimeError, match="after shutdown"):
         ex.submit(abs, 1)
 
@@ -95,7 +94,7 @@ def test_priority_order_with_one_worker():
     with ThrottledExecutor(max_workers=1) as ex:
         ex.pause()
         for p in [1, 5, 3, 5, 0]:
-            ex.submit(order.append, p, priority=p)
+            ex.options(priority=p).submit(order.append, p)
         ex.resume()
     assert order == [5, 5, 3, 1, 0]
 
@@ -145,7 +144,7 @@ def test_retry_requeues_with_backoff_and_counts_attempts():
         return "ok"
 
     with ThrottledExecutor(max_workers=1, sink=sink, seed=1) as ex:
-        fut = ex.submit(flaky, retry=Retry(attempts=3, backoff=0.05, jitter=False))
+        fut = ex.options(retry=Retry(attempts=3, backoff=0.05, jitter=False)).submit(flaky)
         assert fut.result(5) == "ok"
         assert ex.stats()["retried"] == 2
     assert calls[1] - calls[0] >= 0.045 and calls[2] - calls[1] >= 0.095  # 0.05, then 0.1
@@ -163,7 +162,7 @@ def test_a_retry_waits_in_the_queue_not_in_a_worker():
             raise ConnectionError("again")
 
     with ThrottledExecutor(max_workers=1) as ex:
-        f = ex.submit(flaky, retry=Retry(attempts=2, backoff=0.5, jitter=False))
+        f = ex.options(retry=Retry(attempts=2, backoff=0.5, jitter=False)).submit(flaky)
         time.sleep(0.1)  # first attempt failed, now delayed for 0.5 s
         t0 = time.monotonic()
         ex.submit(order.append, "other").result(5)
@@ -174,7 +173,7 @@ def test_a_retry_waits_in_the_queue_not_in_a_worker():
 
 def test_retry_only_on_chosen_types_and_permanent_errors():
     with ThrottledExecutor(max_workers=2) as ex:
-        f1 = ex.submit(int, "x", retry=Retry(attempts=5, backoff=0))  # ValueError is permanent
+        f1 = ex.options(retry=Retry(attempts=5, backoff=0)).submit(int, "x")  # ValueError is permanent
         with pytest.raises(ValueError):
             f1.result()
         assert ex.stats()["retried"] == 0
@@ -182,7 +181,7 @@ def test_retry_only_on_chosen_types_and_permanent_errors():
         def boom():
             raise KeyError("k")
 
-        f2 = ex.submit(boom, retry=Retry(attempts=3, backoff=0, on=(KeyError,)))
+        f2 = ex.options(retry=Retry(attempts=3, backoff=0, on=(KeyError,))).submit(boom)
         with pytest.raises(KeyError):
             f2.result()
         assert ex.stats()["retried"] == 2
@@ -191,27 +190,16 @@ def test_retry_only_on_chosen_types_and_permanent_errors():
     assert classify(TypeError()) == "permanent"
 
 
-def test_retry_budget_caps_retries():
-    def down():
-        raise ConnectionError("db down")
-
-    with ThrottledExecutor(max_workers=2, retry_budget=RetryBudget(ratio=0.0, min_retries=3)) as ex:
-        futs = [ex.submit(down, retry=Retry(attempts=10, backoff=0)) for _ in range(5)]
-        wait(futs)
-        s = ex.stats()
-    assert s["retried"] == 3 and s["failed"] == 5 and s["retry_budget_exhausted"] == 5
-
-
 def test_dependencies_run_in_order_and_failures_propagate():
     order = []
     sink = MemorySink()
     with ThrottledExecutor(max_workers=4, sink=sink) as ex:
-        a = ex.submit(lambda: (time.sleep(0.05), order.append("a")), key="a")
-        ex.submit(order.append, "b", after=[a], key="b")
-        c = ex.submit(order.append, "c", after=["b", a])
-        bad = ex.submit(int, "x", key="bad")
-        d = ex.submit(order.append, "d", after=[bad])
-        e = ex.submit(order.append, "e", after=[d])
+        a = ex.options(key="a").submit(lambda: (time.sleep(0.05), order.append("a")))
+        ex.options(after=[a], key="b").submit(order.append, "b")
+        c = ex.options(after=["b", a]).submit(order.append, "c")
+        bad = ex.options(key="bad").submit(int, "x")
+        d = ex.options(after=[bad]).submit(order.append, "d")
+        e = ex.options(after=[d]).submit(order.append, "e")
         c.result(5)
         with pytest.raises(DependencyFailedError):
             e.result(5)
@@ -222,15 +210,15 @@ def test_dependencies_run_in_order_and_failures_propagate():
 
 def test_forward_references_and_cycle_detection_at_submit():
     with ThrottledExecutor(max_workers=2) as ex:
-        x = ex.submit(abs, -1, key="x", after=["y"])  # y does not exist yet: waits
+        x = ex.options(key="x", after=["y"]).submit(abs, -1)  # y does not exist yet: waits
         assert not x.done()
         with pytest.raises(DependencyCycleError, match="wait for"):
-            ex.submit(abs, -2, key="y", after=["x"])
+            ex.options(key="y", after=["x"]).submit(abs, -2)
         with pytest.raises(DependencyCycleError):
-            ex.submit(abs, -3, key="self", after=["self"])
-        y = ex.submit(abs, -2, key="y")
+            ex.options(key="self", after=["self"]).submit(abs, -3)
+        y = ex.options(key="y").submit(abs, -2)
         assert x.result(5) == 1 and y.result() == 2
-        orphan = ex.submit(abs, -4, after=["never"])
+        orphan = ex.options(after=["never"]).submit(abs, -4)
     with pytest.raises(DependencyFailedError, match="never submitted"):
         orphan.result()
 
@@ -239,10 +227,10 @@ def test_cancel_by_tag_future_cancel_and_shutdown_cancel_futures():
     sink = MemorySink()
     gate = threading.Event()
     ex = ThrottledExecutor(max_workers=1, sink=sink)
-    ex.submit(gate.wait, key="blocker")
+    ex.options(key="blocker").submit(gate.wait)
     time.sleep(0.05)
-    a = [ex.submit(abs, i, tags=["a"]) for i in range(5)]
-    b = [ex.submit(abs, i, tags=["b"]) for i in range(5)]
+    a = [ex.options(tags=["a"]).submit(abs, i) for i in range(5)]
+    b = [ex.options(tags=["b"]).submit(abs, i) for i in range(5)]
     one = ex.submit(abs, 1)
     assert ex.cancel(tag="a") == 5
     assert one.cancel()
@@ -263,7 +251,7 @@ def test_pause_resume_drain_set_limits_reprioritise_stats():
     order = []
     with ThrottledExecutor(max_workers=1) as ex:
         ex.pause()
-        ex.submit(order.append, "x", tags=["later"])
+        ex.options(tags=["later"]).submit(order.append, "x")
         ex.submit(order.append, "y")
         time.sleep(0.05)
         assert order == [] and ex.stats()["queued"] == 2 and ex.stats()["paused"]
@@ -299,7 +287,7 @@ def test_resources_cpu_slots_limit_concurrency():
             running.pop()
 
     with ThrottledExecutor(max_workers=4) as ex:
-        wait([ex.submit(job, resources={"cpu": 2}) for _ in range(6)])
+        wait([ex.options(resources={"cpu": 2}).submit(job) for _ in range(6)])
     assert max(peak) == 2
 
 
@@ -316,7 +304,7 @@ def test_thread_timeout_resolves_at_deadline_and_stops_python_loops():
 
     with ThrottledExecutor(max_workers=1, sink=sink) as ex:
         t0 = time.monotonic()
-        fut = ex.submit(spin, timeout=0.2)
+        fut = ex.options(timeout=0.2).submit(spin)
         with pytest.raises(TaskTimeoutError):
             fut.result(5)
         assert time.monotonic() - t0 < 1.5
@@ -330,13 +318,13 @@ def test_circuit_breaker_opens_then_half_opens():
     breaker = CircuitBreaker(failures=3, cooldown=0.3)
     with ThrottledExecutor(max_workers=1, breaker=breaker, sink=sink) as ex:
         for _ in range(3):
-            ex.submit(int, "x", tags=["db"]).exception()
-        f = ex.submit(abs, 1, tags=["db"])
+            ex.options(tags=["db"]).submit(int, "x").exception()
+        f = ex.options(tags=["db"]).submit(abs, 1)
         assert isinstance(f.exception(), CircuitOpenError)
-        assert ex.submit(abs, 1, tags=["web"], name="other").result() == 1  # other groups run
+        assert ex.options(tags=["web"], name="other").submit(abs, 1).result() == 1  # other groups run
         assert ex.stats()["breakers"]["tag:db"] == "open"
         time.sleep(0.35)
-        assert ex.submit(abs, -2, tags=["db"], name="abs2").result() == 2  # trial succeeds
+        assert ex.options(tags=["db"], name="abs2").submit(abs, -2).result() == 2  # trial succeeds
         assert ex.stats()["breakers"]["tag:db"] == "closed"
     assert sum(r.state == "rejected" for r in sink.runs) == 1
 
@@ -405,7 +393,7 @@ def test_memory_admission_keeps_big_tasks_apart():
     with ThrottledExecutor(governor=gov, memory_scope="self", sample_interval=0.05) as ex:
         futs = []
         for _ in range(4):
-            futs.append(ex.submit(job, "big", resources={"memory": 200 * 2**20}))
+            futs.append(ex.options(resources={"memory": 200 * 2**20}).submit(job, "big"))
             futs.append(ex.submit(job, "small"))
         time.sleep(0.02)
         assert "memory" in ex.stats()["admission"]

@@ -71,7 +71,7 @@ def test_timeout_kills_the_whole_process_tree(tmp_path):
     with ThrottledExecutor(max_workers=1, backend="process", sink=sink) as ex:
         worker = ex.submit(pid_of_worker).result(30)
         t0 = time.monotonic()
-        fut = ex.submit(hang_with_child, str(pidfile), timeout=1.0)
+        fut = ex.options(timeout=1.0).submit(hang_with_child, str(pidfile))
         with pytest.raises(TaskTimeoutError):
             fut.result(30)
         assert time.monotonic() - t0 < 10
@@ -84,7 +84,7 @@ def test_timeout_kills_the_whole_process_tree(tmp_path):
 
 def test_memory_limit_kills_a_hungry_task_and_learns_memory_per_name():
     with ThrottledExecutor(backend=ProcessBackend(), governor=None, max_workers=1) as ex:
-        fut = ex.submit(allocate, 400, 1.0, resources={"memory": 100 * 2**20})
+        fut = ex.options(resources={"memory": 100 * 2**20}).submit(allocate, 400, 1.0)
         err = fut.exception(30)
         assert isinstance(err, MemoryLimitError) and isinstance(err, MemoryError)
         assert ex.submit(allocate, 20).result(30) == 20 * 2**20
@@ -95,16 +95,16 @@ def test_governor_learns_task_memory_from_process_runs():
 
     gov = Governor(max_workers=2, initial_workers=2)
     with ThrottledExecutor(backend="process", governor=gov) as ex:
-        ex.submit(allocate, 150, name="hungry").result(30)
+        ex.options(name="hungry").submit(allocate, 150).result(30)
         assert gov.estimate("hungry", None) >= 140 * 2**20
-        ex.submit(allocate, 5, name="small").result(30)
+        ex.options(name="small").submit(allocate, 5).result(30)
         assert gov.estimate("small", None) < 50 * 2**20
 
 
 def test_process_retries_a_dead_worker_and_measures_cpu():
     sink = MemorySink()
     with ThrottledExecutor(max_workers=2, backend="process", sink=sink) as ex:
-        f = ex.submit(sigkill_self, retry=Retry(attempts=2, backoff=0))
+        f = ex.options(retry=Retry(attempts=2, backoff=0)).submit(sigkill_self)
         assert isinstance(f.exception(30), WorkerDiedError)
         b = ex.submit(burn, 0.3)
         b.result(30)

@@ -74,11 +74,11 @@ def test_random_mixes_resolve_and_record_exactly_once(specs, workers, queue_size
             key = f"t{i}"
             after = [f"t{i - d}" for d in deps if i - d >= 0 and f"t{i - d}" in futures]
             try:
-                fut = ex.submit(
-                    make_task(kind, state, key), key=key, priority=prio, after=after,
+                fut = ex.options(
+                    key=key, priority=prio, after=after,
                     timeout=0.05 if kind == "spin" else None,
                     retry=Retry(attempts=2, backoff=0.001) if retry else None,
-                )
+                ).submit(make_task(kind, state, key))
             except QueueFullError:
                 rejected += 1
                 continue
@@ -119,7 +119,7 @@ def test_two_thousand_tasks_with_dependencies_finish():
         futs = []
         for i in range(2000):
             after = [futs[rng.randrange(i)]] if i and rng.random() < 0.3 else []
-            futs.append(ex.submit(square, i, priority=rng.randint(0, 5), after=after))
+            futs.append(ex.options(priority=rng.randint(0, 5), after=after).submit(square, i))
     assert [f.result() for f in futs] == [i * i for i in range(2000)]
     assert len(sink.runs) == 2000 and {r.state for r in sink.runs} == {"done"}
 
@@ -136,7 +136,7 @@ def test_process_mixes_leave_no_orphan(plan):
             elif kind == "crash":
                 futs.append(ex.submit(exit_hard, 9))
             else:
-                futs.append(ex.submit(time.sleep, 30, timeout=0.3))
+                futs.append(ex.options(timeout=0.3).submit(time.sleep, 30))
         pids = set()
         for f in futs:
             f.exception(60)

@@ -50,14 +50,14 @@ def test_starvation_bound_under_a_stream_of_high_priority_work():
     with ThrottledExecutor(max_workers=1, ageing=ageing) as ex:
         ex.pause()  # queue the low task behind high ones before anything runs
         t_low = time.monotonic()
-        ex.submit(job, "low", t_low, priority=0)
+        ex.options(priority=0).submit(job, "low", t_low)
         for _ in range(5):
-            ex.submit(job, "high", time.monotonic(), priority=gap)
+            ex.options(priority=gap).submit(job, "high", time.monotonic())
         ex.resume()
 
         def flood() -> None:
             while not stop.is_set():
-                ex.submit(job, "high", time.monotonic(), priority=gap)
+                ex.options(priority=gap).submit(job, "high", time.monotonic())
                 time.sleep(0.001)  # faster than the worker drains them
 
         feeder = threading.Thread(target=flood)
@@ -82,8 +82,8 @@ def test_without_ageing_low_priority_runs_last():
 
     with ThrottledExecutor(max_workers=1, ageing=None) as ex:
         ex.pause()
-        ex.submit(order.append, "low", priority=0)
+        ex.options(priority=0).submit(order.append, "low")
         for _ in range(100):
-            ex.submit(order.append, "high", priority=1)
+            ex.options(priority=1).submit(order.append, "high")
         ex.resume()
     assert order == ["high"] * 100 + ["low"]

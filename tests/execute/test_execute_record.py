@@ -17,13 +17,13 @@ def test_every_task_lands_once_in_task_runs(tmp_path):
     sink = StoreSink(store, batch_size=7)
     gate = threading.Event()
     with ThrottledExecutor(max_workers=2, sink=sink) as ex:
-        ok = [ex.submit(pow, i, 2, tags=["batch", "a"], name="square") for i in range(20)]
-        bad = ex.submit(int, "x", name="parse")
-        slow = ex.submit(burn, 30, timeout=0.1, name="spin")
-        ex.submit(gate.wait, name="gate")
+        ok = [ex.options(tags=["batch", "a"], name="square").submit(pow, i, 2) for i in range(20)]
+        bad = ex.options(name="parse").submit(int, "x")
+        slow = ex.options(timeout=0.1, name="spin").submit(burn, 30)
+        ex.options(name="gate").submit(gate.wait)
         time.sleep(0.05)
-        cmd = ex.submit(Command([sys.executable, "-c", "x = bytearray(40 << 20)"]), name="cmd")
-        later = ex.submit(abs, 1, name="never")
+        cmd = ex.options(name="cmd").submit(Command([sys.executable, "-c", "x = bytearray(40 << 20)"]))
+        later = ex.options(name="never").submit(abs, 1)
         later.cancel()
         gate.set()
     assert isinstance(slow.exception(), TaskTimeoutError) and isinstance(bad.exception(), ValueError)
@@ -51,7 +51,7 @@ def test_a_killed_process_task_still_records_what_it_used(tmp_path):
     store = Store(tmp_path / "home")
     with ThrottledExecutor(backend="process", max_workers=1, sched_idle=False,
                            sink=StoreSink(store, batch_size=1)) as ex:
-        fut = ex.submit(burn, 30, timeout=1.0, name="spin")
+        fut = ex.options(timeout=1.0, name="spin").submit(burn, 30)
     assert isinstance(fut.exception(), TaskTimeoutError)
     row = store.sql("SELECT state, cpu_time_s, peak_rss_bytes FROM task_runs WHERE name = 'spin'").iloc[0]
     assert row.state == "timed_out"

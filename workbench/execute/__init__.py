@@ -10,7 +10,7 @@ terminal state, recorded as a :class:`TaskRun`.
 
 >>> from workbench.execute import ThrottledExecutor, Retry
 >>> with ThrottledExecutor(max_workers=2) as ex:
-...     fut = ex.submit(pow, 2, 10, priority=5, retry=Retry(attempts=2))
+...     fut = ex.options(priority=5, retry=Retry(attempts=2)).submit(pow, 2, 10)
 ...     fut.result()
 1024
 """
@@ -40,6 +40,7 @@ from workbench.execute._errors import (
 )
 from workbench.execute._executor import PROFILES, TaskFuture, ThrottledExecutor
 from workbench.execute._governor import Decision, Governor
+from workbench.execute._options import BoundOptions, TaskOptions
 from workbench.execute._predict import ForecastPredictor
 from workbench.execute._process import ProcessBackend
 from workbench.execute._queue import AgeingQueue
@@ -50,6 +51,8 @@ from workbench.execute._runs import TERMINAL_STATES, CallbackSink, MemorySink, S
 __all__ = [
     "ThrottledExecutor",
     "TaskFuture",
+    "TaskOptions",
+    "BoundOptions",
     "PROFILES",
     "Governor",
     "Decision",

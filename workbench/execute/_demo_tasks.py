@@ -131,7 +131,7 @@ def submit_batch(executor: Any, *, cpu: int = 6, cpu_n: int = 400_000, memory: i
     order = sorted(range(len(plan)), key=lambda i: (_rank(plan, i), i))
     for i in order:
         name, fn, args, kind, priority = plan[i]
-        fut = executor.submit(fn, *args, name=name, tags=(tag, kind), priority=priority)
+        fut = executor.options(name=name, tags=(tag, kind), priority=priority).submit(fn, *args)
         batch.futures[name].append(fut)
     return batch
 

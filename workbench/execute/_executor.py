@@ -28,6 +28,7 @@ import os
 import random
 import threading
 import time
+import warnings
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -49,6 +50,13 @@ from workbench.execute._errors import (
     TaskTimeoutError,
 )
 from workbench.execute._governor import Governor
+from workbench.execute._options import (
+    DEFAULT_OPTIONS,
+    OPTION_NAMES,
+    BoundOptions,
+    TaskOptions,
+    make_options,
+)
 from workbench.execute._pressure import PressureReader
 from workbench.execute._queue import AgeingQueue
 from workbench.execute._retry import Retry, RetryBudget
@@ -56,9 +64,9 @@ from workbench.execute._runs import MemorySink, TaskRun
 
 __all__ = ["ThrottledExecutor", "TaskFuture", "PROFILES"]
 
-#: Keyword arguments of :meth:`ThrottledExecutor.submit` that configure the task instead
-#: of being passed to the function (use ``functools.partial`` to pass such names through).
-TASK_OPTIONS = frozenset({"priority", "tags", "timeout", "retry", "after", "resources", "name", "key"})
+#: Names of task options (:class:`TaskOptions`). Given as plain keywords to ``submit`` they
+#: still set the option, with a DeprecationWarning, for one release.
+TASK_OPTIONS = OPTION_NAMES
 RESOURCE_KEYS = frozenset({"cpu", "memory"})
 WAITING_STATES = frozenset({"new", "blocked", "queued", "delayed"})
 
@@ -127,6 +135,7 @@ class _Task:
     slot: Any = None
     attempt_token: int = 0
     not_before: float = 0.0
+    notes: list | None = None  # what the executor did to the task that its user should know (retry budget)
 
 
 class _Slot:
@@ -137,6 +146,17 @@ class _Slot:
         self.task: _Task | None = None
         self.token = 0
         self.lock = threading.Lock()  # guards (task, token) against a late timeout interrupt
+
+
+def _warn_legacy(legacy: dict[str, Any], method: str) -> None:
+    names = ", ".join(f"{k}=" for k in legacy)
+    given = ", ".join(f"{k}=..." for k in legacy)
+    warnings.warn(
+        f"ex.{method}(fn, ..., {given}) takes {names} as task option(s) for one more release only; from then on "
+        f"{method}() passes every keyword to fn, as Executor.{method.lstrip('a')}() promises. Write "
+        f"ex.options({given}).{method}(fn, ...) or ex.{method}(fn, ..., options=TaskOptions({given})); "
+        f"to pass {names} to fn itself, ex.options().{method}(fn, ..., {given}).",
+        DeprecationWarning, stacklevel=3)
 
 
 def _interrupt(thread_id: int, exc_type: type[BaseException] | None) -> None:
@@ -179,7 +199,8 @@ class ThrottledExecutor(Executor):
         task of priority ``p`` waits at most ``ageing * (P - p)`` seconds longer than
         the work already ahead of it, ``P`` the highest priority submitted.
     retry_budget:
-        A :class:`RetryBudget`; default allows ``10 + 0.2 * submitted`` retries.
+        A :class:`RetryBudget`; the default lets ``10 + 0.2 * submitted`` retries start
+        per second, and delays (never drops) the retries past that.
     breaker:
         A :class:`CircuitBreaker` applied per tag and per task name, or ``None``.
     sink:
@@ -340,35 +361,34 @@ class ThrottledExecutor(Executor):
 
     # ------------------------------------------------------------------ submission ---
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> TaskFuture:
-        """Schedule ``fn(*args, **kwargs)``; return a real Future.
+        """Schedule ``fn(*args, **kwargs)``; return a real Future. Every keyword goes to ``fn``.
 
-        Task options (not passed to ``fn``): ``priority`` (higher first, default 0),
-        ``tags`` (iterable of str), ``timeout`` (seconds per attempt), ``retry``
-        (:class:`Retry`), ``after`` (futures or keys that must succeed first; keys may
-        name tasks submitted later), ``resources`` (``{"cpu": slots, "memory": bytes}``),
-        ``name`` (kind of task, for learning memory use; default the function name),
-        ``key`` (unique id other tasks can name in ``after=``).
+        Task options (priority, tags, timeout, retry, after, resources, name, key: see
+        :class:`TaskOptions`) go apart: ``ex.submit(fn, x, options=TaskOptions(timeout=5))``
+        or ``ex.options(timeout=5).submit(fn, x)``. For one release, option names given
+        as plain keywords (``ex.submit(fn, timeout=5)``) still set the option, with a
+        ``DeprecationWarning``; any call that gives options passes all keywords to ``fn``.
         """
-        if kwargs and not TASK_OPTIONS.isdisjoint(kwargs):
-            opts = {k: kwargs.pop(k) for k in TASK_OPTIONS.intersection(kwargs)}
-            return self._submit(fn, args, kwargs, **opts)
-        return self._submit(fn, args, kwargs)
+        if kwargs:
+            opts = kwargs.get("options")
+            if isinstance(opts, TaskOptions):
+                del kwargs["options"]
+                return self._submit(fn, args, kwargs, opts)
+            if not TASK_OPTIONS.isdisjoint(kwargs):
+                legacy = {k: kwargs.pop(k) for k in sorted(TASK_OPTIONS.intersection(kwargs))}
+                _warn_legacy(legacy, "submit")
+                return self._submit(fn, args, kwargs, TaskOptions(**legacy))
+        return self._submit(fn, args, kwargs, DEFAULT_OPTIONS)
 
-    def _submit(
-        self,
-        fn: Callable[..., Any],
-        args: tuple,
-        kwargs: dict,
-        *,
-        priority: float = 0,
-        tags: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: Retry | None = None,
-        after: Iterable[Any] = (),
-        resources: dict[str, float] | None = None,
-        name: str | None = None,
-        key: str | None = None,
-    ) -> TaskFuture:
+    def options(self, **opts: Any) -> BoundOptions:
+        """This executor with task options bound (Ray's ``f.options(...)``):
+        ``ex.options(timeout=5, retry=Retry()).submit(requests.get, url, timeout=1)`` gives
+        the task a 5 s timeout and passes ``timeout=1`` to ``requests.get``."""
+        return BoundOptions(self, make_options("options()", None, **opts))
+
+    def _submit(self, fn: Callable[..., Any], args: tuple, kwargs: dict, opts: TaskOptions) -> TaskFuture:
+        priority, tags, timeout, retry, after = opts.priority, opts.tags, opts.timeout, opts.retry, opts.after
+        resources, name, key = opts.resources, opts.name, opts.key
         if not callable(fn):
             raise TypeError(f"submit() needs a callable or a Command; got {fn!r}")
         cpu, memory = 1, None
@@ -531,21 +551,24 @@ class ThrottledExecutor(Executor):
         timeout: float | None = None,
         chunksize: int = 1,  # accepted for Executor compatibility; tasks go one by one
         buffersize: int | None = None,
-        **options: Any,
+        options: TaskOptions | None = None,
+        **opts: Any,
     ) -> Iterator[Any]:
         """Like ``Executor.map``, but reads the input lazily: at most ``buffersize`` tasks
         (default twice the worker cap) are in flight, so unbounded iterables work.
-        ``options`` are task options (``priority=``, ``tags=``...); others raise ``TypeError``.
+        Task options come as ``options=TaskOptions(...)`` or keywords (``priority=``,
+        ``tags=``...; map passes no keywords to ``fn``); others raise ``TypeError``.
         """
-        unknown = set(options) - TASK_OPTIONS
+        unknown = set(opts) - TASK_OPTIONS
         if unknown:
             raise TypeError(f"map() got unknown option(s) {sorted(unknown)}; task options are {sorted(TASK_OPTIONS)}")
-        if "key" in options or "after" in options:
+        topts = make_options("map()", options, **opts)
+        if topts.key is not None or topts.after:
             raise TypeError("map() cannot take key= or after=: they name a single task")
         deadline = None if timeout is None else time.monotonic() + timeout
         window = buffersize or max(16, 2 * self._cap)
         args_iter = zip(*iterables, strict=False)
-        inflight: deque[Future] = deque(self._submit(fn, a, {}, **options) for a in itertools.islice(args_iter, window))
+        inflight: deque[Future] = deque(self._submit(fn, a, {}, topts) for a in itertools.islice(args_iter, window))
 
         def results() -> Iterator[Any]:
             try:
@@ -554,7 +577,7 @@ class ThrottledExecutor(Executor):
                     left = None if deadline is None else deadline - time.monotonic()
                     yield fut.result(left)
                     for a in itertools.islice(args_iter, 1):
-                        inflight.append(self._submit(fn, a, {}, **options))
+                        inflight.append(self._submit(fn, a, {}, topts))
             finally:
                 for fut in inflight:
                     fut.cancel()
@@ -562,11 +585,24 @@ class ThrottledExecutor(Executor):
         return results()
 
     async def asubmit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """``await`` a task's result from asyncio; blocking backpressure waits off the loop."""
-        if self.backpressure == "block":
-            fut = await asyncio.to_thread(self.submit, fn, *args, **kwargs)
+        """``await`` a task's result from asyncio; blocking backpressure waits off the loop.
+        Keywords and options as in :meth:`submit`."""
+        opts = kwargs.get("options")
+        if isinstance(opts, TaskOptions):
+            del kwargs["options"]
+        elif not TASK_OPTIONS.isdisjoint(kwargs):
+            legacy = {k: kwargs.pop(k) for k in sorted(TASK_OPTIONS.intersection(kwargs))}
+            _warn_legacy(legacy, "asubmit")
+            opts = TaskOptions(**legacy)
         else:
-            fut = self.submit(fn, *args, **kwargs)
+            opts = DEFAULT_OPTIONS
+        return await self._asubmit(fn, args, kwargs, opts)
+
+    async def _asubmit(self, fn: Callable[..., Any], args: tuple, kwargs: dict, opts: TaskOptions) -> Any:
+        if self.backpressure == "block":
+            fut = await asyncio.to_thread(self._submit, fn, args, kwargs, opts)
+        else:
+            fut = self._submit(fn, args, kwargs, opts)
         return await asyncio.wrap_future(fut)
 
     # --------------------------------------------------------------------- running ---
@@ -731,16 +767,37 @@ class ThrottledExecutor(Executor):
         exc = outcome.value
         if task.retry is not None and task.retry.should_retry(exc, task.attempts):
             with self._lock:
-                if not self._stop and self._budget.allow(self._counts["submitted"]) and not task.terminal:
-                    self._counts["retried"] += 1
-                    task.state = "delayed"
-                    task.not_before = now + task.retry.delay(task.attempts, self._rng)
-                    heapq.heappush(self._delayed, (task.not_before, task.id, task))
-                    self._wake.notify()
-                    return
-                self._counts["retry_budget_exhausted"] += 1
+                if not self._stop and not task.terminal:
+                    want = now + task.retry.delay(task.attempts, self._rng)
+                    budget = self._budget
+                    at = budget.grant(now, self._counts["submitted"], want)
+                    nxt = task.attempts + 1
+                    if at is not None:
+                        self._counts["retried"] += 1
+                        if at > want + 1e-3:
+                            self._counts["retry_budget_delayed"] += 1
+                            self._note_locked(task, f"try {nxt} of {task.retry.attempts} was delayed "
+                                                    f"{at - want:.2f} s by the executor's retry budget "
+                                                    f"({budget.describe()})")
+                        task.state = "delayed"
+                        task.not_before = at
+                        heapq.heappush(self._delayed, (task.not_before, task.id, task))
+                        self._wake.notify()
+                        return
+                    self._counts["retry_budget_exhausted"] += 1
+                    why = ("it allows no retries" if budget.max_delay is None else
+                           f"it had no room within max_delay={budget.max_delay:g} s")
+                    self._note_locked(task, f"try {nxt} of {task.retry.attempts} was refused by the executor's "
+                                            f"retry budget ({budget.describe()}): {why}; raise "
+                                            "RetryBudget(max_delay=...) or its min_retries/ratio")
         state = "timed_out" if isinstance(exc, TaskTimeoutError) else "failed"
         self._finish(task, state, exc=exc)
+
+    @staticmethod
+    def _note_locked(task: _Task, note: str) -> None:
+        if task.notes is None:
+            task.notes = []
+        task.notes.append(note)
 
     # -------------------------------------------------------------- terminal state ---
     def _finish(self, task: _Task, state: str, result: Any = None, exc: BaseException | None = None,
@@ -780,6 +837,10 @@ class ThrottledExecutor(Executor):
                             del self._forward[dkey]
                 ended = time.time()
                 self._ends.append(time.monotonic())
+                if task.notes and exc is not None and task.notes is not getattr(exc, "_wb_noted", None):
+                    for note in task.notes:
+                        exc.add_note(note)
+                    exc._wb_noted = task.notes
                 run = self._record_locked(task, state, exc, ended)
                 released = []
                 for dep in task.dependents or ():
@@ -819,6 +880,7 @@ class ThrottledExecutor(Executor):
             submitted=task.submitted, started=task.started, ended=ended or time.time(), attempts=task.attempts,
             cpu_time=task.cpu_time, peak_rss=task.peak_rss,
             error=None if exc is None else f"{type(exc).__name__}: {exc}", backend=self._backend.name,
+            notes="; ".join(task.notes) if task.notes else None,
         )
 
     def _emit(self, run: TaskRun) -> None:
@@ -840,6 +902,7 @@ class ThrottledExecutor(Executor):
                 if self._stop:
                     return
                 now = time.monotonic()
+                self._budget.mark(now, self._counts["submitted"])
                 while self._delayed and self._delayed[0][0] <= now:
                     _, _, task = heapq.heappop(self._delayed)
                     if not task.terminal:
@@ -1020,6 +1083,7 @@ class ThrottledExecutor(Executor):
                 "cancelled": c["cancelled"],
                 "rejected": c["rejected"],
                 "retried": c["retried"],
+                "retry_budget_delayed": c["retry_budget_delayed"],
                 "retry_budget_exhausted": c["retry_budget_exhausted"],
                 "wait_time": _percentiles(self._waits),
                 "run_time": _percentiles(self._runs),

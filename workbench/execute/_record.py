@@ -25,7 +25,7 @@ TASK_RUNS_SCHEMA = pa.schema([
     ("state", pa.string()), ("priority", pa.float64()), ("submitted", _TS), ("started", _TS),
     ("ended", _TS), ("wait_s", pa.float64()), ("run_s", pa.float64()), ("attempts", pa.int32()),
     ("cpu_time_s", pa.float64()), ("peak_rss_bytes", pa.int64()), ("error", pa.string()),
-    ("backend", pa.string()),
+    ("backend", pa.string()), ("notes", pa.string()),
 ])
 
 
@@ -81,6 +81,7 @@ class StoreSink:
             cols["peak_rss_bytes"].append(r.peak_rss)
             cols["error"].append(r.error)
             cols["backend"].append(r.backend)
+            cols["notes"].append(r.notes)
         table = pa.table({k: pa.array(v, type=TASK_RUNS_SCHEMA.field(k).type) for k, v in cols.items()},
                          schema=TASK_RUNS_SCHEMA)
         try:

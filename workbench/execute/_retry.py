@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import errno
+import math
 import random
+import time
+from collections import deque
 from dataclasses import dataclass
 
 from workbench.errors import ConfigError
@@ -95,20 +99,95 @@ class Retry:
 
 @dataclass
 class RetryBudget:
-    """Caps retries per executor at ``min_retries + ratio * submitted``.
+    """Caps how fast an executor retries: a time-windowed budget that refills.
 
-    Without a budget a systematic failure (a dead database) multiplies the load by the
-    number of attempts exactly when the system is least able to take it.
+    In any ``window`` seconds at most ``min_retries + ratio * (tasks submitted in the
+    last window)`` retries start (Finagle's retry budget, with ``min_retries`` per
+    window as its reserve). Without a budget a systematic failure (a dead database)
+    multiplies the load by the number of attempts exactly when the system is least able
+    to take it.
+
+    A retry the budget has no room for now is **delayed** to when the window has room
+    again, never dropped: the work was asked to be retried. Only when that would be
+    more than ``max_delay`` seconds away (``None``: no bound) or the budget allows no
+    retry at all is the try **refused** and the task fails. Either way the executor
+    says so in the task's record (``notes``) and in its exception (``add_note``).
+
+    :meth:`grant` is a pure policy with the clock passed in (testable without threads).
     """
 
     ratio: float = 0.2
     min_retries: int = 10
-    used: int = 0
+    window: float = 1.0
+    max_delay: float | None = None
+    used: int = 0  # retries granted so far
+    delayed: int = 0  # of those, how many the budget pushed later
+    refused: int = 0
 
-    def allow(self, submitted: int) -> bool:
-        if self.used < self.min_retries + self.ratio * submitted:
+    def __post_init__(self) -> None:
+        if not (isinstance(self.window, (int, float)) and self.window > 0 and math.isfinite(self.window)):
+            raise ConfigError(f"RetryBudget(window=...) must be a positive number of seconds; got {self.window!r}.",
+                              window=self.window)
+        if self.ratio < 0 or self.min_retries < 0:
+            raise ConfigError(f"RetryBudget ratio and min_retries must be >= 0; got ratio={self.ratio!r}, "
+                              f"min_retries={self.min_retries!r}.", ratio=self.ratio, min_retries=self.min_retries)
+        if self.max_delay is not None and not self.max_delay >= 0:
+            raise ConfigError(f"RetryBudget(max_delay=...) must be None or >= 0 seconds; got {self.max_delay!r}.",
+                              max_delay=self.max_delay)
+        self._grants: list[float] = []  # start times of granted retries (some in the future), sorted
+        self._marks: deque[tuple[float, int]] = deque()  # (time, submitted so far), for "submitted in window"
+
+    def describe(self) -> str:
+        return f"{self.min_retries} + {self.ratio:g} x submitted retries per {self.window:g} s"
+
+    def mark(self, now: float, submitted: int) -> None:
+        """Note how many tasks were submitted by ``now`` (the executor calls it a few times a second)."""
+        marks = self._marks
+        if not marks or now - marks[-1][0] >= self.window / 8:
+            marks.append((now, submitted))
+        while len(marks) > 1 and marks[1][0] <= now - self.window:
+            marks.popleft()
+
+    def capacity(self, now: float, submitted: int) -> int:
+        """Retries allowed in the window ending at ``now``."""
+        self.mark(now, submitted)
+        base = self._marks[0][1] if self._marks[0][0] <= now - self.window else 0
+        return int(self.min_retries + self.ratio * max(0, submitted - base))
+
+    def grant(self, now: float, submitted: int, at: float | None = None) -> float | None:
+        """Reserve one retry wanted at ``at`` (default ``now``): return when it may start
+        (``at``, or later when the budget is spent), or ``None`` when it is refused."""
+        at = now if at is None else max(now, at)
+        grants = self._grants
+        del grants[:bisect.bisect_right(grants, now - self.window)]
+        cap = self.capacity(now, submitted)
+        if cap < 1:
+            self.refused += 1
+            return None
+        t = at
+        while True:
+            lo = bisect.bisect_right(grants, t - self.window)
+            hi = bisect.bisect_right(grants, t)
+            if hi - lo < cap:
+                break
+            t = grants[hi - cap] + self.window  # when the oldest grant that keeps the window full leaves it
+        if self.max_delay is not None and t - at > self.max_delay:
+            self.refused += 1
+            return None
+        bisect.insort(grants, t)
+        self.used += 1
+        if t > at:
+            self.delayed += 1
+        return t
+
+    def allow(self, submitted: int, now: float | None = None) -> bool:
+        """Take a retry if one may start right now (no delay); ``False`` leaves the budget as it was."""
+        now = time.monotonic() if now is None else now
+        grants = self._grants
+        del grants[:bisect.bisect_right(grants, now - self.window)]
+        if bisect.bisect_right(grants, now) - bisect.bisect_right(grants, now - self.window) < self.capacity(
+                now, submitted):
+            bisect.insort(grants, now)
             self.used += 1
             return True
         return False
-
-

@@ -19,7 +19,9 @@ class TaskRun:
     """One row of ``task_runs``: a task's identity, fate, timings and resources used.
 
     Times are UNIX seconds (``started`` is the first start, ``ended`` the terminal one);
-    ``cpu_time`` sums all attempts; ``peak_rss`` is bytes, for process and command tasks.
+    ``cpu_time`` sums all attempts; ``peak_rss`` is bytes, for process and command tasks;
+    ``notes`` says what the executor did that its user should know (a retry the retry
+    budget delayed or refused), ``None`` when nothing.
     """
 
     id: int
@@ -36,6 +38,7 @@ class TaskRun:
     peak_rss: int | None
     error: str | None
     backend: str
+    notes: str | None = None  # e.g. a retry the retry budget delayed or refused
 
     @property
     def wait_time(self) -> float | None:
