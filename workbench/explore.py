@@ -1,5 +1,6 @@
 """Exploring stored metrics: SQL with a chart, distributions, correlations,
-period over period. What ``notebooks/explore.ipynb`` calls.
+period over period, and (from :mod:`workbench.drilldown`) the incident drill-down.
+What ``notebooks/explore.ipynb`` calls.
 
 Every function takes a :class:`~workbench.store.Store` and returns plain
 values and DataFrames (plus, where a picture helps, a plotly figure as a
@@ -15,10 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.drilldown import Incident, drill_down, incidents, latest_incident
 from workbench.errors import DataError
 
 __all__ = ["SqlResult", "sql", "Distribution", "distribution", "series_matrix", "correlations",
-           "PeriodComparison", "period_over_period"]
+           "PeriodComparison", "period_over_period", "Incident", "incidents", "drill_down", "latest_incident"]
 
 
 @dataclass
@@ -220,7 +222,9 @@ def period_over_period(store: Any, metric: str, *, host: str | None = None, labe
     """The last ``period`` against the ``period`` before it: aligned values, the change, and its significance."""
     from scipy import stats as st
 
-    length = pd.Timedelta(period)
+    from workbench.store._timeutil import parse_duration
+
+    length = pd.Timedelta(seconds=parse_duration(period, what="period"))
     stop = pd.Timestamp.now("UTC") if end is None else pd.Timestamp(end)
     if stop.tzinfo is None:
         stop = stop.tz_localize("UTC")

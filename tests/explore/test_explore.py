@@ -70,8 +70,8 @@ def test_correlations_are_pandas_correlations_of_the_aligned_matrix(store):
 def test_period_over_period_means_and_tests(store):
     end = pd.Timestamp.now("UTC").floor("1h")
     p = explore.period_over_period(store, METRIC, host=HOST, labels=LABELS, period="1d", step="1h", end=end)
-    hourly = store.query(METRIC, end - pd.Timedelta("2d"), end, step="1h", host=HOST, labels=LABELS).set_index("ts")["value"]
-    cur, prev = hourly[hourly.index >= end - pd.Timedelta("1d")], hourly[hourly.index < end - pd.Timedelta("1d")]
+    hourly = store.query(METRIC, end - pd.Timedelta(days=2), end, step="1h", host=HOST, labels=LABELS).set_index("ts")["value"]
+    cur, prev = hourly[hourly.index >= end - pd.Timedelta(days=1)], hourly[hourly.index < end - pd.Timedelta(days=1)]
     assert p.mean_current == pytest.approx(cur.mean()) and p.mean_previous == pytest.approx(prev.mean())
     assert p.t_pvalue == pytest.approx(st.ttest_ind(cur, prev, equal_var=False).pvalue)
     assert len(p.frame) == 24 and (p.frame["difference"].dropna() == (p.frame["current"] - p.frame["previous"]).dropna()).all()
