@@ -3,15 +3,44 @@
 A canonical string is cheap to store (dictionary-encoded in Parquet), cheap to
 compare and readable in SQL (``labels = 'cpu=3,state=user'``). Values that
 contain ``,``, ``=`` or ``\\`` are backslash-escaped so any value round-trips.
+
+Operator labels (a person's verdict on an alert or window: a real incident or
+a false alarm, kept in the home) are reached from here too (``add_label``,
+``label_alert``, ``withdraw_label``, ``list_labels``, ``incident_windows``),
+and live in :mod:`workbench._operator_labels`, imported on first use: the
+store imports this module on the agent's hot path and must not pay for pandas.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from workbench.errors import DataError
 
-__all__ = ["format_labels", "parse_labels", "canonical_labels"]
+if TYPE_CHECKING:
+    from workbench._operator_labels import (
+        VERDICTS,
+        add_label,
+        incident_windows,
+        label_alert,
+        list_labels,
+        withdraw_label,
+    )
+
+__all__ = ["format_labels", "parse_labels", "canonical_labels", "add_label", "label_alert", "withdraw_label",
+           "list_labels", "incident_windows", "VERDICTS"]
+
+_OPERATOR = {"add_label", "label_alert", "withdraw_label", "list_labels", "incident_windows", "VERDICTS",
+             "LABELS_TABLE"}
+
+
+def __getattr__(name: str):
+    if name in _OPERATOR:
+        from workbench import _operator_labels
+
+        return getattr(_operator_labels, name)
+    raise AttributeError(f"module 'workbench.labels' has no attribute {name!r}")
 
 _ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\="})
 

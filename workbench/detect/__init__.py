@@ -64,6 +64,15 @@ _LAZY = {
     "save_state": ("_state", "save_state"),
     "restore_state": ("_state", "restore_state"),
     "save_alert_records": ("_store", "save_alert_records"),
+    "DetectorLab": ("_lab", "DetectorLab"),
+    "DetectorScore": ("_lab", "DetectorScore"),
+    "RuleBacktest": ("_lab", "RuleBacktest"),
+    "backtest_stored": ("_lab", "backtest_stored"),
+    "score_detector": ("_lab", "score_detector"),
+    "compare_detectors": ("_lab", "compare_detectors"),
+    "load_series": ("_lab", "load_series"),
+    "rule_toml": ("_lab", "rule_toml"),
+    "write_rule": ("_lab", "write_rule"),
 }
 
 __all__ = [
@@ -113,6 +122,15 @@ __all__ = [
     "RuleError",
     "NotifyError",
     "CircuitOpenError",
+    "DetectorLab",
+    "DetectorScore",
+    "RuleBacktest",
+    "backtest_stored",
+    "score_detector",
+    "compare_detectors",
+    "load_series",
+    "rule_toml",
+    "write_rule",
 ]
 
 
