@@ -268,3 +268,59 @@ def test_dashboard_links_pickers_and_fleet_clicks_to_every_panel(store):
         dash.tick()
     assert dash.ticks == 3
     dash.page_log.detach()
+
+
+def test_latest_reads_only_what_is_new_and_drops_series_gone_quiet(tmp_path):
+    from workbench.ui import _base
+
+    store = Store(tmp_path, host="live")
+    now = time.time()
+
+    def put(t, metric, value, labels=""):
+        store.append(pd.DataFrame({"ts": pd.to_datetime([t], unit="s", utc=True), "metric": metric,
+                                   "labels": labels, "value": value}))
+
+    put(now - 400, "system.memory.utilization", 0.2)  # quiet for 400 s: inside a 10 min window
+    put(now - 5, "system.cpu.load_average.1m", 1.0)
+    entry = _base._Latest(store, "live", "10min")
+    entry.refresh()
+    assert {r[1]: r[3] for r in entry.rows} == {"system.memory.utilization": 0.2, "system.cpu.load_average.1m": 1.0}
+    windows = []
+    real = store.latest
+    store.latest = lambda **kw: (windows.append(kw["within"]), real(**kw))[1]
+    put(now - 1, "system.cpu.load_average.1m", 2.0)
+    entry.refresh()
+    assert float(windows[-1].rstrip("s")) < 60  # the second read asks only for the last seconds
+    assert {r[1]: r[3] for r in entry.rows} == {"system.memory.utilization": 0.2, "system.cpu.load_average.1m": 2.0}
+    # ten minutes later the memory series has gone quiet: it drops out, as Store.latest(within=10min) drops it
+    put(now + 300, "system.cpu.load_average.1m", 3.0)
+    entry.read_at -= 300  # as if the last read was five minutes ago
+    entry.refresh()
+    assert {r[1]: r[3] for r in entry.rows} == {"system.cpu.load_average.1m": 3.0}
+    assert sorted(r[1] for r in entry.rows) == sorted(store.latest(host="live", within="10min")["metric"])
+
+
+def test_every_trace_a_panel_draws_is_in_the_shipped_plotly_bundle(store):
+    """The page loads plotly.js's cartesian partial bundle, not the full one: a trace type
+    outside it (scattergl, scatter3d, ...) would leave its chart blank."""
+    import re
+
+    from workbench.ui import Dashboard
+    from workbench.ui._widgets import plotly_js
+
+    registered = set(re.findall(r'"(\w+)",basePlotModule', plotly_js().decode()))
+    assert {"scatter", "bar", "heatmap"} <= registered
+    dash = Dashboard(store)
+    dash.top()
+    dash.load()
+    charts = [w for p in dash.panels for w in _walk(p) if isinstance(w, Chart)]
+    assert len(charts) >= 4
+    used = {t.get("type", "scatter") for c in charts for t in c.figure.get("data", [])}
+    assert used and used <= registered, used - registered
+    dash.page_log.detach()
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)

@@ -88,7 +88,7 @@ class LiveChart(Panel):
             part = frame[frame["labels"] == labels]
             traces.append({
                 # a fresh agent has a point or two: lines alone would draw nothing
-                "type": "scattergl" if len(part) > 2000 else "scatter", "mode": "lines" if len(part) > 20 else "lines+markers",
+                "type": "scatter", "mode": "lines" if len(part) > 20 else "lines+markers",
                 "name": labels or self.metric, "x": epoch_ms(part["ts"]), "y": part["value"].tolist(),
                 "line": {"width": 1.5, "color": _PALETTE[i % len(_PALETTE)]},
                 "hovertemplate": "%{y:.4g}<extra>" + esc(labels or self.metric) + "</extra>",

@@ -6,6 +6,7 @@ records (:mod:`workbench.control`) on whichever process runs it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from typing import Any
@@ -57,6 +58,8 @@ class ExecutorPanel(Panel):
         self._tput: dict[str, deque] = {}
         self._sent = SentActions("the executor", "(is its process running? it applies when it starts)")
         self.frame = None
+        self._seen: tuple | None = None
+        self._calls = 0
         super().__init__(store, **kwargs)
         traitlets.link((self, "theme"), (self.chart, "theme"))
         self.children = [self._header, self.table, self._controls, self._status, self.chart]
@@ -66,9 +69,29 @@ class ExecutorPanel(Panel):
             self.selected = self._names[index]
             self._draw_chart()
 
+    #: re-read unchanged status files this often anyway (a process that died changes no file)
+    RECHECK_EVERY = 5
+
+    def _signature(self) -> tuple:
+        """(file, mtime) of every published status: running executors rewrite theirs every second or two."""
+        from workbench import control
+
+        base = control.executor_dir(self.store.home, "_").parent
+        try:
+            return tuple(sorted((e.path, e.stat().st_mtime_ns) for d in os.scandir(base) if d.is_dir()
+                                for e in os.scandir(d.path) if e.name.endswith(".json")))
+        except OSError:
+            return ()
+
     def _refresh(self) -> None:
         from workbench import control
 
+        self._calls += 1
+        sig = self._signature()
+        if sig == self._seen and self._calls % self.RECHECK_EVERY:
+            self._check_outcomes()
+            return
+        self._seen = sig
         frame = control.executors(self.store)
         self.frame = frame
         rows, names = [], []
@@ -121,7 +144,7 @@ class ExecutorPanel(Panel):
     def _check_outcomes(self) -> None:
         if self._sent:
             self._sent.poll(self.store)
-        self._show_status()
+            self._show_status()
 
     def _show_status(self) -> None:
         self._status.value = self._sent.html()

@@ -17,8 +17,7 @@ import ipywidgets as W
 import traitlets
 
 from workbench.labels import parse_labels
-from workbench.ui._base import Panel, esc, fmt_value, range_window, sparkline_svg
-from workbench.ui._base import latest as latest_frame
+from workbench.ui._base import Panel, esc, fmt_value, frame_rows, latest_rows, range_window, sparkline_svg
 from workbench.ui._base import ts as _ts
 
 __all__ = ["KPIS", "Kpi", "KpiCards", "kpi_values", "kpi_thresholds"]
@@ -58,9 +57,7 @@ def _matches(labels: str, want: dict[str, str]) -> bool:
     return all(have.get(k) == v for k, v in want.items())
 
 
-# The KPI arithmetic runs on plain Python rows, not DataFrame slices: a latest()
-# frame holds ~50 rows, and each boolean index of a pandas 3 (Arrow-backed)
-# string column costs ~1.5 ms, which made one tick cost 70 ms of kernel CPU.
+# The KPI arithmetic runs on plain rows (see ``_base.frame_rows``).
 def _combine(kpi: Kpi, rows: list[tuple[str, float]]) -> float:
     """One number from ``(labels, value)`` rows of one metric at one time."""
     if kpi.labels:
@@ -77,17 +74,10 @@ def _combine(kpi: Kpi, rows: list[tuple[str, float]]) -> float:
     return kpi.scale * x + kpi.offset
 
 
-def _rows(frame: Any) -> list[tuple]:
-    if frame is None or not len(frame):
-        return []
-    return list(zip(frame["ts"].tolist(), frame["metric"].tolist(), frame["labels"].tolist(),
-                    frame["value"].tolist(), strict=True))
-
-
 def kpi_values(latest: Any, kpis: tuple[Kpi, ...] = KPIS) -> dict[str, float]:
-    """Current value of each KPI from a :meth:`Store.latest` frame of one host."""
+    """Current value of each KPI from a :meth:`Store.latest` frame of one host (or its :func:`frame_rows`)."""
     by_metric: dict[str, list[tuple[str, float]]] = {}
-    for _when, metric, labels, value in _rows(latest):
+    for _when, metric, labels, value in (latest if isinstance(latest, list) else frame_rows(latest)):
         by_metric.setdefault(metric, []).append((labels, value))
     return {kpi.key: _combine(kpi, by_metric.get(kpi.metric, [])) for kpi in kpis}
 
@@ -97,13 +87,13 @@ def kpi_series(frame: Any, kpi: Kpi) -> Any:
     import pandas as pd
 
     by_ts: dict[Any, list[tuple[str, float]]] = {}
-    for ts, metric, labels, value in _rows(frame):
+    for ts, metric, labels, value in frame_rows(frame):
         if metric == kpi.metric:
             by_ts.setdefault(ts, []).append((labels, value))
     if not by_ts:
         return pd.Series(dtype=float)
     index = sorted(by_ts)
-    return pd.Series([_combine(kpi, by_ts[t]) for t in index], index=pd.DatetimeIndex(index))
+    return pd.Series([_combine(kpi, by_ts[t]) for t in index], index=pd.to_datetime(index, unit="us", utc=True))
 
 
 def kpi_thresholds(kpi: Kpi, rules: list) -> tuple[float | None, float | None, str]:
@@ -161,9 +151,10 @@ class KpiCards(Panel):
     def _refresh(self) -> None:
         if not self.host:
             return
-        latest = latest_frame(self.store, self.host)
-        self.values = kpi_values(latest, self.kpis)
-        self._draw()
+        values = kpi_values(latest_rows(self.store, self.host), self.kpis)
+        if values != self.values:  # NaN != NaN redraws a card without data: harmless
+            self.values = values
+            self._draw()
 
     def _refresh_slow(self) -> None:
         if not self.host:

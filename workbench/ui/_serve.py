@@ -30,18 +30,16 @@ _SHARE = Path(__file__).with_name("share")
 
 
 def share_dir() -> Path:
-    """The Jupyter data directory Voilà gets: our template plus plotly.js from the installed plotly.
+    """The Jupyter data directory Voilà gets: our template plus the panels' plotly.js bundle.
 
-    plotly.js (~5 MB) is not kept in the repository: it is copied once per
-    plotly version into a cache, from where Voilà serves it as a static,
-    browser-cacheable file the page loads in parallel with its other scripts.
+    Both are copied into a cache (Voilà serves a template's static files from
+    beside it), from where Voilà serves plotly.js as a static, browser-cacheable
+    file the page loads in parallel with its other scripts.
     """
     import shutil
 
-    import plotly
-
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench"
-    root = cache / f"voila-share-{plotly.__version__}"
+    root = cache / "voila-share"
     tdir = root / "voila" / "templates" / "workbench"
     static = tdir / "static"
     static.mkdir(parents=True, exist_ok=True)
@@ -52,12 +50,12 @@ def share_dir() -> Path:
                 tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
                 shutil.copyfile(src, tmp)
                 os.replace(tmp, dst)
-    js = static / "plotly.min.js"
-    if not js.exists():
-        from workbench.ui._widgets import plotly_js
+    from workbench.ui._widgets import PLOTLY_BUNDLE
 
+    js = static / PLOTLY_BUNDLE.name
+    if not js.exists() or js.stat().st_size != PLOTLY_BUNDLE.stat().st_size:
         tmp = js.with_name(f".plotly.{os.getpid()}.tmp")
-        tmp.write_bytes(plotly_js())
+        shutil.copyfile(PLOTLY_BUNDLE, tmp)
         os.replace(tmp, js)
     return root
 

@@ -10,8 +10,7 @@ from typing import Any
 import traitlets
 
 from workbench.labels import parse_labels
-from workbench.ui._base import Panel, esc, fmt_value, sparkline_svg
-from workbench.ui._base import latest as latest_frame
+from workbench.ui._base import Panel, esc, fmt_value, frame_rows, latest_rows, sparkline_svg
 from workbench.ui._kpi import KPIS, kpi_series
 from workbench.ui._widgets import Table
 
@@ -29,31 +28,38 @@ def demo_host_set() -> frozenset[str]:
         return frozenset()
 
 
-def process_frame(latest: Any) -> Any:
-    """Top processes from a :meth:`Store.latest` frame: pid, name, cpu, memory, cmdline.
+_PROCESS_METRICS = ("process.cpu.utilization", "process.memory.usage")
+
+
+def process_rows(rows: list[tuple]) -> list[dict[str, Any]]:
+    """Top processes from :func:`~workbench.ui._base.frame_rows` of a latest() frame:
+    dicts of pid, name, cpu, memory, cmdline.
 
     Only the newest collection counts (processes that have since left the
-    top-N or exited are not shown). Plain Python over the rows: see ``_kpi._rows``.
+    top-N or exited are not shown).
     """
-    import pandas as pd
-
-    from workbench.ui._kpi import _rows
-
-    rows = [r for r in _rows(latest) if r[1] in ("process.cpu.utilization", "process.memory.usage")]
+    rows = [r for r in rows if r[1] in _PROCESS_METRICS]
     newest: dict[str, Any] = {}
     for ts, metric, _labels, _value in rows:
         if metric not in newest or ts > newest[metric]:
             newest[metric] = ts
     out: dict[str, dict[str, Any]] = {}
     for ts, metric, labels, value in rows:
-        if ts < newest[metric] - pd.Timedelta(seconds=1):
+        if newest[metric] - ts > 1_000_000:  # microseconds
             continue
         lab = parse_labels(labels)
         pid = lab.get("pid", "?")
         row = out.setdefault(pid, {"pid": pid, "name": lab.get("name", ""), "cmdline": lab.get("cmdline", ""),
                                    "cpu": math.nan, "memory": math.nan})
         row["cpu" if metric == "process.cpu.utilization" else "memory"] = float(value)
-    return pd.DataFrame(list(out.values()), columns=["pid", "name", "cpu", "memory", "cmdline"])
+    return list(out.values())
+
+
+def process_frame(latest: Any) -> Any:
+    """:func:`process_rows` of a :meth:`Store.latest` frame, as a DataFrame (pid, name, cpu, memory, cmdline)."""
+    import pandas as pd
+
+    return pd.DataFrame(process_rows(frame_rows(latest)), columns=["pid", "name", "cpu", "memory", "cmdline"])
 
 
 class ProcessTable(Panel):
@@ -68,22 +74,28 @@ class ProcessTable(Panel):
                      {"key": "cmdline", "label": "Command"}],
             sort_by="cpu", title="processes", empty_text="no process data for this host",
         )
-        self.frame = None
+        self._procs: list[dict[str, Any]] = []
         super().__init__(store, **kwargs)
         self.children = [self._header, self.table]
 
     def _refresh(self) -> None:
         if not self.host:
             return
-        latest = latest_frame(self.store, self.host)
-        frame = process_frame(latest)
-        self.frame = frame
+        procs = process_rows(latest_rows(self.store, self.host))
+        self._procs = procs
         rows = []
-        for r in frame.itertuples(index=False):
-            pid = int(r.pid) if str(r.pid).isdigit() else -1
-            rows.append([(r.pid, pid), (r.name, r.name), (fmt_value(r.cpu, "1"), r.cpu),
-                         (fmt_value(r.memory, "By"), r.memory), (r.cmdline, r.cmdline)])
+        for r in procs:
+            pid = int(r["pid"]) if str(r["pid"]).isdigit() else -1
+            rows.append([(r["pid"], pid), (r["name"], r["name"]), (fmt_value(r["cpu"], "1"), r["cpu"]),
+                         (fmt_value(r["memory"], "By"), r["memory"]), (r["cmdline"], r["cmdline"])])
         self.table.set_rows(rows)
+
+    @property
+    def frame(self) -> Any:
+        """What the table shows, as a DataFrame (pid, name, cpu, memory, cmdline)."""
+        import pandas as pd
+
+        return pd.DataFrame(self._procs, columns=["pid", "name", "cpu", "memory", "cmdline"])
 
     def _inputs_changed(self) -> None:
         self.refresh()
