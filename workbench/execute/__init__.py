@@ -32,6 +32,7 @@ from workbench.execute._errors import (
     CommandError,
     DependencyCycleError,
     DependencyFailedError,
+    JobsFileError,
     MemoryLimitError,
     QueueFullError,
     RemoteTaskError,
@@ -88,4 +89,5 @@ __all__ = [
     "DependencyCycleError",
     "CommandError",
     "RemoteTaskError",
+    "JobsFileError",
 ]

@@ -29,7 +29,8 @@ class Command:
     ``env`` is added to the current environment (``inherit_env=False`` to replace it);
     ``nice`` and ``cpu_affinity`` apply to the command; ``memory_limit`` (bytes) is set as
     ``RLIMIT_AS`` before ``exec``, so allocations past it fail inside the command.
-    ``on_stdout``/``on_stderr`` receive each line as it is written. With ``check=True``
+    ``on_stdout``/``on_stderr`` receive each line as it is written, ``on_start`` the
+    command's pid when each attempt starts (before any of its output). With ``check=True``
     a non-zero exit raises :class:`CommandError` (exit code 75 and SIGKILL count as
     transient for retries). Each command runs in its own session so a timeout can kill
     its whole process tree. ``sched_idle`` runs it under Linux ``SCHED_IDLE`` (nice 19
@@ -49,6 +50,7 @@ class Command:
     shell: bool = False
     max_output: int = 1 << 20
     sched_idle: bool | None = None
+    on_start: Callable[[int], None] | None = None
 
     def __post_init__(self) -> None:
         first = str(self.args if isinstance(self.args, str) else (self.args[0] if self.args else ""))
@@ -72,10 +74,11 @@ class CommandResult:
 
 
 def kill_tree(pid: int, sig: int = signal.SIGKILL) -> None:
-    """Kill a process and all its descendants (children first looked up, then signalled)."""
+    """Kill a process and all its descendants (all looked up first, then signalled, the
+    process itself first: a shell whose child died first could still exit 0 from ``wait``)."""
     try:
         parent = psutil.Process(pid)
-        procs = parent.children(recursive=True) + [parent]
+        procs = [parent, *parent.children(recursive=True)]
     except psutil.NoSuchProcess:
         return
     for p in procs:
@@ -253,8 +256,12 @@ def run_command(cmd: Command, deadline: float | None, on_start: Callable[[int], 
             proc.kill()
             proc.wait()
             raise
-        if on_start is not None:
-            on_start(pid)
+        for hook in (cmd.on_start, on_start):
+            if hook is not None:
+                try:
+                    hook(pid)
+                except Exception:  # noqa: BLE001 - a broken hook must not orphan the running command
+                    pass
         out: list[str] = []
         err: list[str] = []
         readers = [

@@ -6,7 +6,7 @@ across process boundaries) and the matching built-in so plain ``except`` clauses
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError
 
 __all__ = [
     "QueueFullError",
@@ -18,6 +18,7 @@ __all__ = [
     "DependencyCycleError",
     "CommandError",
     "RemoteTaskError",
+    "JobsFileError",
 ]
 
 
@@ -55,3 +56,8 @@ class CommandError(WorkbenchError, RuntimeError):
 
 class RemoteTaskError(WorkbenchError, RuntimeError):
     """A task failed in another process with an exception that could not be pickled."""
+
+
+class JobsFileError(ConfigError):
+    """A ``workbench run`` jobs file (or a flag of the same meaning) is wrong: ``job``,
+    ``key`` and ``value`` say where and what."""
