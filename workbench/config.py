@@ -202,6 +202,10 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
             if not isinstance(value, dict):
                 raise ConfigError(f"[{key}] must be a table; got {value!r}.", key=key)
             setattr(cfg, key, value)
+    if cfg.reports:  # [reports.NAME]: checked by their owner (stdlib and croniter only)
+        from workbench.report._config import check_reports
+
+        check_reports(cfg.reports, cfg.notify)
     if cfg.agent.flush_interval < cfg.agent.interval / 10:
         pass  # allowed: flushing more often than collecting costs little
     if cfg.store.retention_raw < 2 * 3600:
