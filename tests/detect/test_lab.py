@@ -185,6 +185,8 @@ def test_detector_lab_widgets_score_propose_and_write(store, start, tmp_path):
     assert lab.chart.figure["data"][1]["name"] == "mad score"
     lab.detector.value = "surprise"
     assert lab.result.detector == "surprise" and lab.threshold.value == pytest.approx(lab.result.proposed_threshold, abs=1e-3)
+    # the slider's value (rounded down) keeps NAB's best score: rounding up would drop the point it was chosen for
+    assert lab.result.at(lab.threshold.value).loc["standard", "score"] == pytest.approx(lab.result.nab["standard"].normalized)
     lab.threshold.value = 0.9
     assert f"{0.9:.3f}" in lab.scores.value and "fire = 0.9" in lab.toml.value
     assert not path.exists()  # nothing written until asked
@@ -192,3 +194,26 @@ def test_detector_lab_widgets_score_propose_and_write(store, start, tmp_path):
     assert tomllib.loads(path.read_text())["alerts"]["rules"][0]["fire"] == 0.9 and "Written to" in lab.message.value
     lab.write_button.click()  # the same name again: refused, the reason on the page
     assert "Two rules are named" in lab.message.value
+
+
+def test_label_panel_saves_the_chosen_verdict(store, start):
+    from workbench.detect import LabelPanel
+
+    y = _direct_series(store, start)
+    level = float(np.quantile(y, 0.995))
+    bt = backtest_stored(store, {"name": "p", "kind": "threshold", "metric": METRIC, "host": HOST, "labels": LABELS,
+                                 "fire": level, "resolve": level}, start=start)
+    panel = LabelPanel(store, bt, by="bob")
+    assert len(panel.pick.options) == len(bt.result.episodes) > 1
+    panel.pick.value = 1
+    panel.verdict.value = "false_alarm"
+    panel.note.value = "backup job"
+    panel.save_button.click()
+    ep = bt.result.episodes.iloc[1]
+    got = store.sql("SELECT * FROM operator_labels WHERE \"by\" = 'bob'")
+    assert len(got) == 1 and got["verdict"].iloc[0] == "false_alarm" and got["note"].iloc[0] == "backup job"
+    assert got["alert_id"].iloc[0] == ep["alert_id"] and got["start"].iloc[0] == pd.Timestamp(ep["fired"]).floor("us")
+    assert "Saved: false_alarm" in panel.message.value and "backup job" in panel.labels.value
+    oplabels.withdraw_label(store, got["label_id"].iloc[0])
+    empty = LabelPanel(store, bt.result.episodes.iloc[0:0])
+    assert empty.save_button.disabled

@@ -48,7 +48,7 @@ from workbench.detect._rules import Rule, rule_from_dict, rules_from_config
 from workbench.errors import DataError
 
 __all__ = ["load_series", "RuleBacktest", "backtest_stored", "DetectorScore", "score_detector", "compare_detectors",
-           "rule_toml", "write_rule", "config_path", "DetectorLab", "UNIVARIATE"]
+           "rule_toml", "write_rule", "config_path", "DetectorLab", "LabelPanel", "UNIVARIATE"]
 
 log = logging.getLogger("workbench.detect.lab")
 
@@ -97,6 +97,11 @@ def _ms_list(index: pd.Index) -> list[int]:
     return pd.DatetimeIndex(index).tz_convert("UTC").astype("datetime64[ms, UTC]").astype("int64").tolist()
 
 
+def _floor(x: float, digits: int) -> float:
+    """Round down: NAB's best threshold is some point's score, and rounding it up would drop that point."""
+    return math.floor(x * 10**digits) / 10**digits
+
+
 def _legend_traces() -> list[dict]:
     # Bands are shapes, which have no legend entry: two invisible traces explain them.
     return [{"type": "scatter", "mode": "markers", "x": [None], "y": [None], "name": "labelled incident",
@@ -129,24 +134,33 @@ class RuleBacktest:
         return out
 
     def episodes(self) -> pd.DataFrame:
-        """One row per would-be alert: fired, resolved, and which labelled incident it caught (if any)."""
+        """One row per would-be alert: fired, resolved, and the labelled incident it caught (blank: none)."""
         ep = self.result.episodes[["fired", "resolved"]].copy()
         lead = pd.Timedelta(hours=1)
         caught = []
         for fired in pd.to_datetime(ep["fired"], utc=True):
-            hit = [i for i, (a, b) in enumerate(self.incidents) if a - lead <= fired <= b]
-            caught.append(hit[0] if hit else None)
-        ep["incident"] = pd.array(caught, dtype="Int64")
+            hit = [(a, b) for a, b in self.incidents if a - lead <= fired <= b]
+            caught.append(f"{hit[0][0]:%Y-%m-%d %H:%M} – {hit[0][1]:%Y-%m-%d %H:%M}" if hit else "")
+        ep["labelled incident caught"] = caught
         return ep
 
     def figure(self) -> dict[str, Any]:
         s = self.series
         shapes = [_band(a, b, "#86efac") for a, b in self.incidents]
         end = s.index[-1]
-        for row in self.result.episodes.itertuples(index=False):
-            shapes.append(_band(row.fired, row.resolved if pd.notna(row.resolved) else end, "#fca5a5"))
+        step = pd.Series(s.index).diff().median() if len(s) > 1 else pd.Timedelta(0)
+        ep = self.result.episodes
+        for row in ep.itertuples(index=False):
+            stop = row.resolved if pd.notna(row.resolved) else end
+            shapes.append(_band(row.fired, max(pd.Timestamp(stop), pd.Timestamp(row.fired) + step), "#fca5a5"))
         traces = [{"type": "scatter", "mode": "lines", "name": str(s.name), "x": _ms_list(s.index), "y": s.tolist(),
                    "line": {"color": "#1d4ed8", "width": 1}}]
+        if len(ep):  # a one-point episode's band is a hairline: mark each firing too
+            fired = pd.DatetimeIndex(pd.to_datetime(ep["fired"], utc=True))
+            at = s.reindex(fired, method="nearest")
+            traces.append({"type": "scatter", "mode": "markers", "name": "fired", "x": _ms_list(fired),
+                           "y": at.tolist(), "marker": {"symbol": "triangle-down", "size": 9, "color": "#dc2626"},
+                           "showlegend": False})
         if self.rule.fire is not None and self.rule.kind == "threshold":
             traces.append({"type": "scatter", "mode": "lines", "name": f"fire {self.rule.op} {self.rule.fire:g}",
                            "x": [_ms(s.index[0]), _ms(end)], "y": [self.rule.fire] * 2,
@@ -248,7 +262,7 @@ class DetectorScore:
         thr = self.proposed_threshold if threshold is None else float(threshold)
         spec: dict[str, Any] = {"name": name or f"{self.detector}-{self.metric}".replace(".", "-"), "kind": "anomaly",
                                 "metric": self.metric, "host": self.host, "detector": self.detector,
-                                "fire": round(thr, 4), "resolve": round(thr * 0.9, 4), "severity": severity}
+                                "fire": _floor(thr, 4), "resolve": _floor(thr * 0.9, 4), "severity": severity}
         if self.labels:
             from workbench.labels import parse_labels
 
@@ -419,7 +433,7 @@ class DetectorLab:
         self.series = load_series(store, metric, host=host, labels=labels, start=start, step=step)
         self._kw = {"metric": metric, "host": host, "labels": labels, "start": start, "step": step}
         self.detector = w.Dropdown(options=list(UNIVARIATE), value=detector, description="detector")
-        self.threshold = w.FloatSlider(min=0.0, max=1.0, step=0.005, value=0.5, description="threshold",
+        self.threshold = w.FloatSlider(min=0.0, max=1.0, step=0.001, value=0.5, description="threshold",
                                        continuous_update=False, readout_format=".3f",
                                        layout=w.Layout(width="420px"))
         self.name = w.Text(value="", description="rule name", layout=w.Layout(width="420px"))
@@ -456,7 +470,7 @@ class DetectorLab:
         self.name.value = self.name.value or f"{self.detector.value}-{self._kw['host']}"
         self._quiet = True  # one redraw below, not one more from the slider's observer
         try:
-            self.threshold.value = round(self.result.proposed_threshold, 3)
+            self.threshold.value = _floor(self.result.proposed_threshold, 3)
         finally:
             self._quiet = False
         self._redraw()
@@ -471,7 +485,7 @@ class DetectorLab:
         self.chart.figure = self.result.figure(thr)
         at = self.result.at(thr).round(3)
         best = self.result.table().round(3)
-        self.scores.value = (f"<b>NAB scores at {thr:.3f}</b> (proposed: {self.result.proposed_threshold:.3f}, "
+        self.scores.value = (f"<b>NAB scores at {thr:.3f}</b> (proposed: {_floor(self.result.proposed_threshold, 4)}, "
                              f"NAB's best for the standard profile){at.to_html(border=0)}"
                              f"<details><summary>NAB's best threshold per profile</summary>{best.to_html(border=0)}</details>")
         self._show_rule()
@@ -486,3 +500,79 @@ class DetectorLab:
         path = write_rule(self.spec(), self.path, store=self.store)
         self.message.value = f"<span style='color:#15803d'>Written to {html.escape(str(path.resolve()))}.</span>"
         return path
+
+
+class LabelPanel:
+    """Mark alert episodes as real incidents or false alarms: pick one, choose the verdict, save.
+
+    ``episodes`` is a :class:`RuleBacktest` (its would-be alerts), or a frame of
+    episodes with host, metric, labels, alert_id, fired, resolved, such as
+    :func:`workbench.drilldown.incidents` gives for the alerts the agent raised.
+    Labels go to the home through :func:`workbench.labels.label_alert`.
+    """
+
+    def __init__(self, store: Any, episodes: RuleBacktest | pd.DataFrame, *, by: str | None = None) -> None:
+        import ipywidgets as w
+
+        self.store, self.by = store, by
+        frame = episodes.result.episodes if isinstance(episodes, RuleBacktest) else episodes
+        self.episodes = frame.reset_index(drop=True)
+        options = [(self._describe(row), i) for i, row in self.episodes.iterrows()]
+        self.pick = w.Dropdown(options=options or [("no alert episodes to label", -1)], description="alert",
+                               layout=w.Layout(width="520px"))
+        self.verdict = w.ToggleButtons(options=[("real incident", "incident"), ("false alarm", "false_alarm")],
+                                       value="incident")
+        self.note = w.Text(placeholder="why (optional)", description="note", layout=w.Layout(width="520px"))
+        self.save_button = w.Button(description="Save label", icon="tag", disabled=not options)
+        self.labels = w.HTML()
+        self.message = w.HTML()
+        self.widget = w.VBox([self.pick, self.verdict, w.HBox([self.note, self.save_button]), self.message, self.labels])
+        self.save_button.on_click(lambda _b: self._guard(self.save))
+        self._show()
+
+    @staticmethod
+    def _describe(row: pd.Series) -> str:
+        fired = pd.Timestamp(row["fired"])
+        res = pd.Timestamp(row["resolved"]) if pd.notna(row.get("resolved")) else None
+        span = f"{fired:%Y-%m-%d %H:%M} – {res:%H:%M}" if res is not None else f"{fired:%Y-%m-%d %H:%M} – (open)"
+        return f"{span}  {row.get('host', '')} {row.get('metric', '')}"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _guard(self, fn) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - a callback's error goes on the page, not into the void
+            log.exception("label panel callback failed")
+            self.message.value = f"<span style='color:#b91c1c'>{html.escape(str(exc))}</span>"
+
+    def save(self) -> dict[str, Any]:
+        """Label the chosen episode with the chosen verdict (what the button does)."""
+        from workbench.labels import label_alert
+
+        if self.pick.value < 0:
+            raise DataError("There is no alert episode to label.")
+        rec = label_alert(self.store, self.episodes.iloc[self.pick.value], self.verdict.value,
+                          note=self.note.value, by=self.by)
+        self.message.value = f"<span style='color:#15803d'>Saved: {html.escape(rec['verdict'])} ({rec['label_id'][:8]}).</span>"
+        self.note.value = ""
+        self._show()
+        return rec
+
+    def _show(self) -> None:
+        from workbench.labels import list_labels
+
+        if self.episodes.empty:
+            self.labels.value = ""
+            return
+        hosts = sorted(set(self.episodes["host"]))
+        found = list_labels(self.store, include_demo=False)
+        found = found[found["host"].isin(hosts)]
+        if found.empty:
+            self.labels.value = "<p><i>No operator labels on these hosts yet.</i></p>"
+            return
+        shown = found[["verdict", "host", "metric", "start", "end", "by", "note"]].tail(10)
+        self.labels.value = f"<b>Operator labels on {html.escape(', '.join(hosts))}</b>{shown.to_html(index=False, border=0)}"
