@@ -46,6 +46,30 @@ def test_kpi_card_shows_what_store_latest_returns(browser, dashboard, demo_home)
     page.close()
 
 
+def test_first_glance_shows_current_values_until_the_live_cards_replace_it(browser, dashboard, demo_home,
+                                                                          output_dir):
+    """The header and KPI cards come as HTML from the server before Voilà's front end starts,
+    with the values the live cards will show; the live cards then take their place."""
+    from workbench.store import Store
+    from workbench.ui._kpi import kpi_values
+
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    watch = __import__("tests.ui.conftest", fromlist=["PageWatch"]).PageWatch(page)
+    page.goto(dashboard.url(), wait_until="commit")
+    page.wait_for_selector("#wb-glance [data-kpi='memory']", timeout=30_000)
+    page.screenshot(path=str(output_dir / "dashboard-first-glance.png"))
+    want = kpi_values(Store(demo_home).latest(host="workstation", within="10min"))
+    for key in ("memory", "disk", "load"):
+        shown = float(page.locator(f"#wb-glance [data-kpi='{key}']").get_attribute("data-value"))
+        assert math.isclose(shown, want[key], rel_tol=1e-9), (key, shown, want[key])
+    assert "workstation" in page.inner_text("#wb-glance .wb-glance-head")
+    page.wait_for_selector("#rendered_cells [data-kpi='memory']", timeout=60_000)
+    page.wait_for_selector("#wb-glance", state="detached", timeout=5_000)
+    assert page.locator("[data-kpi='memory']").count() == 1
+    assert watch.errors == [] and watch.foreign() == []
+    page.close()
+
+
 def test_range_change_redraws_from_the_rollup_tier(browser, dashboard, demo_home):
     from workbench.store import Store
 
@@ -119,6 +143,15 @@ def test_token_protected_dashboard_refuses_without_token(demo_home, output_dir):
             status, body = exc.code, ""
         assert status in (302, 303, 403), (status, body[:300])
         assert "wb-card" not in body and "dashboard.ipynb" not in body
+        for url in (server.url() + "workbench/glance",):  # the first glance is as protected as the page
+            try:
+                resp = opener.open(url, timeout=10)
+                status, body = resp.status, resp.read().decode()
+            except urllib.error.HTTPError as exc:
+                status, body = exc.code, ""
+            assert status in (302, 303, 403) and "wb-card" not in body, (url, status, body[:300])
+        glance = urllib.request.urlopen(server.url() + "workbench/glance?token=s3cret-test-token", timeout=30).read()
+        assert b'data-kpi="memory"' in glance
         assert wait_http(server.url() + "?token=s3cret-test-token") == 200
     finally:
         stop(proc)

@@ -20,7 +20,7 @@ from workbench.labels import parse_labels
 from workbench.ui._base import Panel, esc, fmt_value, frame_rows, latest_rows, range_window, sparkline_svg
 from workbench.ui._base import ts as _ts
 
-__all__ = ["KPIS", "Kpi", "KpiCards", "kpi_values", "kpi_thresholds"]
+__all__ = ["KPIS", "Kpi", "KpiCards", "card_html", "kpi_history", "kpi_values", "kpi_thresholds"]
 
 
 @dataclass(frozen=True)
@@ -159,26 +159,7 @@ class KpiCards(Panel):
     def _refresh_slow(self) -> None:
         if not self.host:
             return
-        start, end, _step = range_window(self.range)
-        span = end - start
-        step = max(60.0, round(span / 60 / 60) * 60)  # ~60 points, at least the minute tier
-        metrics = sorted({k.metric for k in self.kpis} & set(self.store.metrics()["name"]))
-        if not metrics:
-            self._history, self._change = {}, {}
-            return
-        frame = self.store.query(metrics, start - span, end, step=step, host=self.host)
-        cut = _ts(start)
-        for kpi in self.kpis:
-            series = kpi_series(frame, kpi)
-            if not len(series):
-                self._history[kpi.key], self._change[kpi.key] = series, math.nan
-                continue
-            now_part = series[series.index >= cut]
-            before = series[series.index < cut]
-            self._history[kpi.key] = now_part
-            a, b = (float(now_part.mean()) if len(now_part) else math.nan,
-                    float(before.mean()) if len(before) else math.nan)
-            self._change[kpi.key] = a - b
+        self._history, self._change = kpi_history(self.store, self.host, self.range, self.kpis)
         self._draw()
 
     def _inputs_changed(self) -> None:
@@ -187,31 +168,61 @@ class KpiCards(Panel):
 
     def _draw(self) -> None:
         for kpi in self.kpis:
-            value = self.values.get(kpi.key, math.nan)
-            warn, crit, source = kpi_thresholds(kpi, self.rules)
-            state = _state(value, warn, crit)
-            hist = self._history.get(kpi.key)
-            spark = sparkline_svg(list(hist.values) if hist is not None else [], label=f"{kpi.label} over {self.range}")
-            delta = self._change.get(kpi.key, math.nan)
-            if math.isfinite(delta):
-                sign = "▲" if delta > 0 else "▼" if delta < 0 else "="
-                change = f'{sign} {esc(fmt_value(abs(delta), kpi.unit))} vs previous {esc(self.range)}'
-            else:
-                change = "no earlier data"
-            levels = []
-            if warn is not None:
-                levels.append(f"warning ≥ {fmt_value(warn, kpi.unit)}")
-            if crit is not None:
-                levels.append(f"critical ≥ {fmt_value(crit, kpi.unit)}")
-            tip = esc(f"{kpi.metric} {kpi.labels or ''} · " + (", ".join(levels) + f" ({source})" if levels else "no threshold"))
-            self._cards[kpi.key].value = (
-                f'<div class="wb-card-in wb-{state}" title="{tip}" data-kpi="{kpi.key}" '
-                f'data-value="{value if math.isfinite(value) else ""}">'
-                f'<div class="wb-card-label">{esc(kpi.label)}</div>'
-                f'<div class="wb-card-value">{_value_html(fmt_value(value, kpi.unit))}</div>'
-                f'<div class="wb-card-spark">{spark}</div>'
-                f'<div class="wb-card-change wb-muted">{change}</div></div>'
-            )
+            self._cards[kpi.key].value = card_html(kpi, self.values.get(kpi.key, math.nan), self.rules, self.range,
+                                                   self._history.get(kpi.key), self._change.get(kpi.key, math.nan))
+
+
+def kpi_history(store: Any, host: str, rng: str, kpis: tuple[Kpi, ...] = KPIS) -> tuple[dict[str, Any], dict[str, float]]:
+    """Each KPI over the range ``rng`` (~60 points, for its sparkline) and the change of its
+    mean against the range before: ``({key: series}, {key: change})``."""
+    start, end, _step = range_window(rng)
+    span = end - start
+    step = max(60.0, round(span / 60 / 60) * 60)  # ~60 points, at least the minute tier
+    metrics = sorted({k.metric for k in kpis} & set(store.metrics()["name"]))
+    if not metrics:
+        return {}, {}
+    frame = store.query(metrics, start - span, end, step=step, host=host)
+    cut = _ts(start)
+    history: dict[str, Any] = {}
+    change: dict[str, float] = {}
+    for kpi in kpis:
+        series = kpi_series(frame, kpi)
+        if not len(series):
+            history[kpi.key], change[kpi.key] = series, math.nan
+            continue
+        now_part = series[series.index >= cut]
+        before = series[series.index < cut]
+        history[kpi.key] = now_part
+        a, b = (float(now_part.mean()) if len(now_part) else math.nan,
+                float(before.mean()) if len(before) else math.nan)
+        change[kpi.key] = a - b
+    return history, change
+
+
+def card_html(kpi: Kpi, value: float, rules: list, rng: str, history: Any = None, delta: float = math.nan) -> str:
+    """One card as HTML: value with unit, colour from the rules, sparkline, change against the previous range."""
+    warn, crit, source = kpi_thresholds(kpi, rules)
+    state = _state(value, warn, crit)
+    spark = sparkline_svg(list(history.values) if history is not None else [], label=f"{kpi.label} over {rng}")
+    if math.isfinite(delta):
+        sign = "▲" if delta > 0 else "▼" if delta < 0 else "="
+        change = f'{sign} {esc(fmt_value(abs(delta), kpi.unit))} vs previous {esc(rng)}'
+    else:
+        change = "no earlier data"
+    levels = []
+    if warn is not None:
+        levels.append(f"warning ≥ {fmt_value(warn, kpi.unit)}")
+    if crit is not None:
+        levels.append(f"critical ≥ {fmt_value(crit, kpi.unit)}")
+    tip = esc(f"{kpi.metric} {kpi.labels or ''} · " + (", ".join(levels) + f" ({source})" if levels else "no threshold"))
+    return (
+        f'<div class="wb-card-in wb-{state}" title="{tip}" data-kpi="{kpi.key}" '
+        f'data-value="{value if math.isfinite(value) else ""}">'
+        f'<div class="wb-card-label">{esc(kpi.label)}</div>'
+        f'<div class="wb-card-value">{_value_html(fmt_value(value, kpi.unit))}</div>'
+        f'<div class="wb-card-spark">{spark}</div>'
+        f'<div class="wb-card-change wb-muted">{change}</div></div>'
+    )
 
 
 def _value_html(text: str) -> str:
