@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -166,6 +167,7 @@ _REPORTER = (
     "os.write(0, sys.argv[1].encode() + b'\\n')\n"
     "_, status, ru = os.wait4(int(sys.argv[1]), 0)\n"
     "os.write(0, f'{status} {ru.ru_maxrss} {ru.ru_utime!r} {ru.ru_stime!r}\\n'.encode())\n"
+    "os._exit(0)\n"  # no interpreter teardown: the caller waits for this exit (~8 ms saved per command)
 )
 _reset_cache: list[str] = []
 
@@ -271,10 +273,12 @@ def run_command(cmd: Command, deadline: float | None, on_start: Callable[[int], 
         for t in readers:
             t.start()
         peak = 0
-        sleep = 0.001
-        next_sample = 0.0
+        # The first tree sample waits 50 ms: the reporter's rusage gives the command's own
+        # peak exactly, and a short command should not pay a scan of /proc for its tree.
+        next_sample = time.monotonic() + 0.05
         timed_out = False
         reaped_by = 0.0
+        reported = False
         while True:
             gate_pid, gate_status, _ = os.wait4(proc.pid, os.WNOHANG)
             if gate_pid:
@@ -291,8 +295,18 @@ def run_command(cmd: Command, deadline: float | None, on_start: Callable[[int], 
                 os.killpg(proc.pid, signal.SIGKILL)  # the reporter is stuck: give up on its report
                 _, gate_status, _ = os.wait4(proc.pid, 0)
                 break
-            time.sleep(sleep)
-            sleep = min(sleep * 2, 0.05)
+            if reported:  # the report is in (or the reporter is gone): it exits now
+                time.sleep(0.001)
+                continue
+            # Sleep until the reporter writes the exit status (the command ended), the next
+            # sample or the deadline, whichever comes first: no polling latency per command.
+            wake = next_sample
+            if deadline is not None and not timed_out:
+                wake = min(wake, deadline)
+            if timed_out:
+                wake = min(wake, reaped_by)
+            readable, _, _ = select.select([ours], [], [], max(0.0, wake - now))
+            reported = bool(readable)
         proc.returncode = os.waitstatus_to_exitcode(gate_status)
         report = _read_line(ours, 1.0).split()
     finally:
