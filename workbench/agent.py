@@ -157,6 +157,8 @@ class Agent:
         self.host = self.store.host
         self.collectors = collectors if collectors is not None else build_collectors(cfg)
         self.alerts = _live_alerts(cfg, self.store)
+        # Scheduled reports ([reports.NAME] cron): each run is a child process, never waited on.
+        self.reports = _report_service(cfg, self.store)
         # Readers of recent data open about absorb_interval seconds of L0 files plus a
         # few chunks; each step costs a few ms, so shorter intervals buy little.
         self.absorb_interval = absorb_interval if absorb_interval is not None else cfg.agent.absorb_interval
@@ -233,6 +235,8 @@ class Agent:
                     next_control = now + self.control_interval
                 if self.alerts is not None:
                     self._guard_alerts(self.alerts.tick)
+                if self.reports is not None:
+                    self._guard_reports()
                 if now >= next_status or self._status_due:
                     self._status_due = False
                     self._write_status(slots, running=True)
@@ -246,6 +250,8 @@ class Agent:
             self._flush()
             if self.alerts is not None:
                 self._guard_alerts(self.alerts.close)
+            if self.reports is not None:
+                self.reports.close()
             compactor.join(timeout=30)
             self.summary.stopped = time.time()
             self._write_status(slots, running=False)
@@ -300,6 +306,12 @@ class Agent:
         detail = self.alerts.apply_action(action)
         self._status_due = True  # `workbench status` shows it on the next loop
         return detail
+
+    def _guard_reports(self) -> None:
+        try:
+            self.reports.poll()
+        except Exception:  # noqa: BLE001 - a report problem must not stop recording
+            log.exception("report scheduling failed")
 
     def _guard_alerts(self, fn, *args) -> None:
         """Run one step of alert evaluation; a failure is logged and counted, never fatal."""
@@ -505,6 +517,15 @@ class Agent:
             write_json_atomic(self.store.layout.status(self.host), status)
         except OSError as exc:
             log.error("could not write agent status: %s", exc)
+
+
+def _report_service(cfg: Config, store: Store):
+    """The report scheduler, or ``None`` without [reports] (imports only the policy and croniter)."""
+    if not cfg.reports:
+        return None
+    from workbench.report._service import report_service
+
+    return report_service(cfg, store.home, store.host)
 
 
 def _live_alerts(cfg: Config, store: Store):
