@@ -24,7 +24,13 @@ How it measures:
   read with psutil. The difference is the polling's cost, within the noise
   the round-to-round spread shows.
 
-    nice -n 5 .venv/bin/python benchmarks/control_latency.py [--actions 50] [--duration 60] [--rounds 1]
+* **Executor latency.** A busy named executor (``ThrottledExecutor(name=...)``,
+  default ``control_interval`` of 1 s) in another process; this script sends it
+  ``--executor-actions`` set_limit / reprioritise actions, each after a random
+  pause of 0-1 s, and measures append to applied the same way.
+
+    nice -n 5 .venv/bin/python benchmarks/control_latency.py [--actions 50] [--executor-actions 50]
+        [--duration 60] [--rounds 1] [--parts agent,executor,poll,cpu]
 """
 
 from __future__ import annotations
@@ -130,6 +136,60 @@ def latency(tmp: Path, n: int) -> dict:
             "act_to_answer_p95": _pct(seen, 0.95)}
 
 
+_EXECUTOR = """
+import sys, threading, time
+from workbench.execute import ThrottledExecutor
+ex = ThrottledExecutor(max_workers=2, name="bench", store=sys.argv[1])  # default control_interval: 1 s
+stop = threading.Event()
+
+def feed():  # busy all along, about 200 tasks waiting: actions land mid-work
+    while not stop.is_set():
+        st = ex.stats()
+        for _ in range(max(0, 200 - st["queued"])):
+            ex.submit(time.sleep, 0.05)
+        stop.wait(0.2)
+
+threading.Thread(target=feed, daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+stop.set()
+ex.shutdown(wait=True, cancel_futures=True)
+"""
+
+
+def executor_latency(tmp: Path, n: int) -> dict:
+    """Actions on a named executor in another process (default control interval), append -> applied."""
+    home = tmp / "executor"
+    proc = subprocess.Popen([sys.executable, "-c", _EXECUTOR, str(home)], env=_env(), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = Store(home, host="cli")
+    try:
+        if proc.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the executor did not start: {proc.stderr.read()}")
+        rng = random.Random(2)
+        plan = [("set_limit", {"max_workers": 1 + i % 2}) if i % 3 else ("reprioritise", {"priority": i})
+                for i in range(n)]
+        applied, seen = [], []
+        for action, args in plan:
+            time.sleep(rng.uniform(0, 1.0))
+            t0 = time.time()
+            aid = control.act(store, "executor:bench", action, args, reason="bench")
+            res = control.wait(store, aid, timeout=10, poll=0.01)
+            seen.append(time.time() - t0)
+            assert res["outcome"] == "applied", res
+            applied.append(res["ts"] - control.find_action(store, aid)["ts"])
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return {"actions": n, "append_to_applied_p50": _pct(applied, 0.5), "append_to_applied_p95": _pct(applied, 0.95),
+            "append_to_applied_max": max(applied), "act_to_answer_p50": _pct(seen, 0.5),
+            "act_to_answer_p95": _pct(seen, 0.95)}
+
+
 def poll_cost(tmp: Path, backlog: int, polls: int) -> dict:
     home = tmp / "poll"
     store = Store(home, host=HOST)
@@ -180,30 +240,49 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--polls", type=int, default=2000)
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of agent CPU per variant and round")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--executor-actions", type=int, default=50)
+    ap.add_argument("--parts", default="agent,executor,poll,cpu",
+                    help="which figures, comma-separated: agent, executor, poll, cpu (default all)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    unknown = parts - {"agent", "executor", "poll", "cpu"}
+    if unknown:
+        ap.error(f"unknown --parts {sorted(unknown)}; choose from agent, executor, poll, cpu")
+    out: dict = {}
     with tempfile.TemporaryDirectory(prefix="wb-control-") as d:
         tmp = Path(d)
-        print(f"latency: {args.actions} acks against a real agent at default intervals ...", flush=True)
-        lat = latency(tmp, args.actions)
-        print(f"  append -> applied  p50 {lat['append_to_applied_p50'] * 1000:.0f} ms  "
-              f"p95 {lat['append_to_applied_p95'] * 1000:.0f} ms  max {lat['append_to_applied_max'] * 1000:.0f} ms")
-        print(f"  act -> answer      p50 {lat['act_to_answer_p50'] * 1000:.0f} ms  "
-              f"p95 {lat['act_to_answer_p95'] * 1000:.0f} ms (what `workbench alerts ack` waits)")
-        print(f"polling cost, directly ({args.backlog} old action files, {args.polls} polls) ...", flush=True)
-        pc = poll_cost(tmp, args.backlog, args.polls)
-        ok = pc["fraction_of_core_at_1hz"] <= TARGET_POLL_CORE
-        print(f"  first poll (reads the backlog) {pc['first_poll_cpu_s'] * 1000:.1f} ms CPU; then "
-              f"{pc['per_poll_cpu_s'] * 1e6:.1f} us CPU per poll = {100 * pc['fraction_of_core_at_1hz']:.4f} % "
-              f"of a core at 1 poll/s (target <= {100 * TARGET_POLL_CORE:.2f} %: {'met' if ok else 'MISSED'})")
-        print(f"agent CPU with and without polling ({args.rounds} round(s) x {args.duration:g} s each) ...",
-              flush=True)
-        cpu = agent_cpu(tmp, args.backlog, args.duration, args.rounds)
-        print(f"  polling on {100 * cpu['on']:.3f} %, off {100 * cpu['off']:.3f} % of a core: difference "
-              f"{100 * cpu['difference']:+.3f} % (run-to-run noise of whole-agent CPU is larger than the "
-              "direct figure above)")
+        if "agent" in parts:
+            print(f"latency: {args.actions} acks against a real agent at default intervals ...", flush=True)
+            lat = out["latency"] = latency(tmp, args.actions)
+            print(f"  append -> applied  p50 {lat['append_to_applied_p50'] * 1000:.0f} ms  "
+                  f"p95 {lat['append_to_applied_p95'] * 1000:.0f} ms  max {lat['append_to_applied_max'] * 1000:.0f} ms")
+            print(f"  act -> answer      p50 {lat['act_to_answer_p50'] * 1000:.0f} ms  "
+                  f"p95 {lat['act_to_answer_p95'] * 1000:.0f} ms (what `workbench alerts ack` waits)")
+        if "executor" in parts:
+            print(f"executor latency: {args.executor_actions} set_limit / reprioritise actions on a busy named "
+                  "executor in another process (default control interval 1 s) ...", flush=True)
+            ex = out["executor_latency"] = executor_latency(tmp, args.executor_actions)
+            print(f"  append -> applied  p50 {ex['append_to_applied_p50'] * 1000:.0f} ms  "
+                  f"p95 {ex['append_to_applied_p95'] * 1000:.0f} ms  max {ex['append_to_applied_max'] * 1000:.0f} ms")
+            print(f"  act -> answer      p50 {ex['act_to_answer_p50'] * 1000:.0f} ms  "
+                  f"p95 {ex['act_to_answer_p95'] * 1000:.0f} ms (what `workbench executor limit` waits)")
+        if "poll" in parts:
+            print(f"polling cost, directly ({args.backlog} old action files, {args.polls} polls) ...", flush=True)
+            pc = out["poll_cost"] = poll_cost(tmp, args.backlog, args.polls)
+            ok = pc["fraction_of_core_at_1hz"] <= TARGET_POLL_CORE
+            print(f"  first poll (reads the backlog) {pc['first_poll_cpu_s'] * 1000:.1f} ms CPU; then "
+                  f"{pc['per_poll_cpu_s'] * 1e6:.1f} us CPU per poll = {100 * pc['fraction_of_core_at_1hz']:.4f} % "
+                  f"of a core at 1 poll/s (target <= {100 * TARGET_POLL_CORE:.2f} %: {'met' if ok else 'MISSED'})")
+        if "cpu" in parts:
+            print(f"agent CPU with and without polling ({args.rounds} round(s) x {args.duration:g} s each) ...",
+                  flush=True)
+            cpu = out["agent_cpu"] = agent_cpu(tmp, args.backlog, args.duration, args.rounds)
+            print(f"  polling on {100 * cpu['on']:.3f} %, off {100 * cpu['off']:.3f} % of a core: difference "
+                  f"{100 * cpu['difference']:+.3f} % (run-to-run noise of whole-agent CPU is larger than the "
+                  "direct figure above)")
     if args.json:
-        args.json.write_text(json.dumps({"latency": lat, "poll_cost": pc, "agent_cpu": cpu}, indent=2))
+        args.json.write_text(json.dumps(out, indent=2))
     return 0
 
 

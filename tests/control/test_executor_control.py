@@ -210,3 +210,47 @@ def test_same_name_on_one_host_is_refused_and_unnamed_executors_write_nothing(tm
         control.act(store, "executor:build", "stop")
     with pytest.raises(ActionError, match="an executor name uses letters"):
         control.act(store, "executor:bad name", "pause")
+
+
+def test_garbage_fields_in_executor_records_are_refused_or_skipped_and_counted(tmp_path):
+    """Records any process may append: wrong types, NaN, nulls, no id. None stops the executor."""
+    import pyarrow as pa
+
+    store = Store(tmp_path / "home")
+    with ThrottledExecutor(max_workers=1, name="solo", store=store, control_interval=0.2) as ex:
+        rows = [
+            {"action_id": "g0", "target": "executor:solo", "action": None, "args": "{}"},
+            {"action_id": "g1", "target": "executor:solo", "action": "set_limit", "args": "null"},
+            {"action_id": "g2", "target": "executor:solo", "action": "set_limit", "args": '{"max_workers": true}'},
+            {"action_id": "g3", "target": "executor:solo", "action": "reprioritise", "args": '{"priority": NaN}'},
+            {"action_id": "g4", "target": "executor:solo", "action": "cancel", "args": '{"tag": 5}'},
+            {"action_id": "g5", "target": "executor:solo", "action": "resume", "args": '"resume"'},
+            {"action_id": None, "target": "executor:solo", "action": "pause", "args": "{}"},  # no id: skipped
+        ]
+        table = pa.table({
+            "action_id": [r["action_id"] for r in rows],
+            "ts": pa.array([None] * len(rows), control.ACTIONS_SCHEMA.field("ts").type),  # no time either
+            "by": [None] * len(rows), "host": [store.host] * len(rows),
+            "target": [r["target"] for r in rows], "action": [r["action"] for r in rows],
+            "args": [r["args"] for r in rows], "reason": [None] * len(rows),
+        }, schema=control.ACTIONS_SCHEMA)
+        store.append_records("actions", table)
+        results = {i: control.wait(store, i, timeout=3) for i in ("g0", "g1", "g2", "g3", "g4", "g5")}
+        assert {r["outcome"] for r in results.values()} == {"refused"}, results
+        assert "Unknown action None" in results["g0"]["detail"]
+        assert "'max_workers' must be an integer" in results["g1"]["detail"]  # null args: none given
+        assert "'max_workers' must be an integer >= 1; got True" in results["g2"]["detail"]
+        assert "'priority' must be a number; got nan" in results["g3"]["detail"]
+        assert "'tag' must be a non-empty string; got 5" in results["g4"]["detail"]
+        assert "must be a mapping" in results["g5"]["detail"]
+        # the record without an id paused nothing, and the executor still obeys and runs
+        assert not ex.stats()["paused"]
+        aid = control.act(store, "executor:solo", "pause")
+        assert control.wait(store, aid, timeout=3)["outcome"] == "applied" and ex.stats()["paused"]
+        control.wait(store, control.act(store, "executor:solo", "resume"), timeout=3)
+        assert ex.submit(abs, -3).result(timeout=5) == 3
+        status = control.executor_status_path(store.home, store.host, "solo")
+        assert _until(lambda: json.loads(status.read_text())["control"]["applied"] == 2, timeout=3)
+        published = json.loads(status.read_text())
+        assert published["control"]["refused"] == 6 and published["control"]["applied"] == 2
+        assert published["control"]["errors"] >= 1 and "without an action_id" in published["control"]["last_error"]
