@@ -59,7 +59,8 @@ def benches(data: Path, out: Path) -> list[Bench]:
               needs_data=True),
         Bench("executor", ["executor.py"], ["executor.py", "--quick"]),
         Bench("control_latency", ["control_latency.py"],
-              ["control_latency.py", "--actions", "20", "--duration", "15"]),
+              ["control_latency.py", "--actions", "20", "--executor-actions", "20", "--duration", "15"]),
+        Bench("run_overhead", ["run_overhead.py"], ["run_overhead.py", "--jobs", "200", "--rounds", "1"]),
         Bench("dashboard", ["dashboard.py", "--minutes", "30", "--glances", str(Path(sys.executable).with_name("glances"))],
               ["dashboard.py", "--minutes", "1", "--glances", str(Path(sys.executable).with_name("glances"))]),
     ]

@@ -26,6 +26,7 @@ _LAZY = {
     "count": "workbench.appmetrics",
     "ThrottledExecutor": "workbench.execute",
     "Retry": "workbench.execute",
+    "TaskOptions": "workbench.execute",
     "Governor": "workbench.execute",
     "Naive": "workbench.forecast",
     "SeasonalNaive": "workbench.forecast",
