@@ -114,3 +114,32 @@ def test_save_forecast_appends_to_the_forecasts_view(tmp_path, y):
     assert back["step_s"].iloc[0] == 300.0 and list(rows.columns[:5]) == ["host", "metric", "labels", "ds", "model"]
     forecast.save_forecast(store, y, "naive", horizon=3, save=False)
     assert store.sql("SELECT count(*) AS n FROM forecasts")["n"].iloc[0] == 6
+
+
+def test_forecast_setup_widgets_start_from_the_parameters_and_follow_the_choice(store, y):
+    from workbench.forecast._lab import ForecastSetup
+
+    setup = ForecastSetup(store, host=HOST, metric=METRIC, labels=LABELS, step="5min", window="1d",
+                          models=["naive", "drift"], horizon=12, n_windows=2)
+    assert setup.chosen == {"host": HOST, "metric": METRIC, "labels": "cpu=total,state=user", "step": "5min",
+                            "window": "1d", "models": ["naive", "drift"], "horizon": 12}
+    pd.testing.assert_series_equal(setup.series(), y)  # the same series load_series gives for the parameters
+    direct = store.sql("SELECT DISTINCT labels FROM samples_1h WHERE host = ? AND metric = ? ORDER BY labels", [HOST, METRIC])
+    assert [v for _, v in setup.labels.options] == direct["labels"].tolist()
+    cmp = setup.compare()
+    assert list(cmp.table.index) == sorted(["naive", "drift"], key=lambda m: cmp.table.loc[m, "mase"])
+    assert cmp.results["naive"].summary["h"] == 12 and "mase" in setup.table.value
+    assert [t["name"] for t in setup.chart.figure["data"]] == list(cmp.by_step["model"].unique())
+    setup.models.value = ("seasonal_naive",)
+    setup.horizon.value = 6
+    setup.run_button.click()
+    assert "seasonal_naive" in setup.table.value and "drift" not in setup.table.value
+    setup.models.value = ()
+    setup.run_button.click()
+    assert "Choose at least one model" in setup.message.value
+    setup.host.value = "workstation"  # another host: its metrics, the metric kept where it has it
+    assert setup.metric.value == METRIC and setup.labels.value in [v for _, v in setup.labels.options]
+    with pytest.raises(DataError, match="Unknown model"):
+        ForecastSetup(store, host=HOST, metric=METRIC, models=["prophet"])
+    with pytest.raises(DataError, match="has labels"):
+        ForecastSetup(store, host=HOST, metric=METRIC, labels={"state": "nope"})

@@ -16,7 +16,8 @@ What ``notebooks/forecast_lab.ipynb`` calls, one function per cell:
   says in words what it chose and why;
 - :func:`capacity` answers "when does this reach X" with its range, and a chart;
 - :func:`save_forecast` forecasts the series with a chosen model and appends
-  the rows to the ``forecasts`` view, as :func:`~workbench.forecast.forecast_metric` does.
+  the rows to the ``forecasts`` view, as :func:`~workbench.forecast.forecast_metric` does;
+- :class:`ForecastSetup` puts the choice of series, models and horizon on widgets.
 
 Figures are plotly figure dicts for :class:`workbench.ui.Chart`.
 """
@@ -46,7 +47,7 @@ from workbench.forecast._store import FORECAST_TABLE
 __all__ = [
     "LAB_MODELS", "make_models", "load_series", "series_figure", "Comparison", "compare_models", "Diagnostics",
     "residual_diagnostics", "seasonality", "AutoChoice", "explain_auto", "Capacity", "capacity",
-    "save_forecast",
+    "save_forecast", "ForecastSetup",
 ]
 
 #: Model names a notebook's parameters may use, simplest first.
@@ -465,3 +466,121 @@ def save_forecast(store: Any, y: pd.Series, model: BaseForecaster | str, *, hori
     if save:
         store.append_records(FORECAST_TABLE, out)
     return out
+
+
+_STEPS = ("10s", "1min", "5min", "15min", "1h")
+
+
+class ForecastSetup:
+    """The lab's choices on widgets: the series (host, metric, labels), step and window, the
+    models and the horizon. :meth:`series` and :meth:`compare` read the widgets' current
+    values, so the cells below a displayed setup use what was chosen when they are re-run;
+    **Backtest** shows the comparison in the panel at once.
+
+    Built with the notebook's parameters as its defaults, so a notebook run top to bottom
+    (nbval, papermill) gets the same answers as before the widgets existed.
+    """
+
+    def __init__(self, store: Any, *, host: str, metric: str, labels: Mapping[str, Any] | str | None = None,
+                 step: str = "5min", window: str | None = "3d", models: Iterable[str] = ("naive", "seasonal_naive"),
+                 horizon: int = 36, n_windows: int = 4) -> None:
+        import ipywidgets as w
+
+        from workbench.ui import Chart
+
+        self.store = store
+        self.n_windows = int(n_windows)
+        models = [str(m).lower() for m in models]
+        make_models(models)  # unknown names fail here, with the list of known ones
+        hosts = list(store.hosts())
+        if host not in hosts:
+            raise DataError(f"Host {host!r} has no data in {store.home}; hosts there: {', '.join(hosts[:8])}.", host=host)
+        self.host = w.Dropdown(options=hosts, value=host, description="host")
+        self.metric = w.Dropdown(description="metric", layout=w.Layout(width="380px"))
+        self.labels = w.Dropdown(description="labels", layout=w.Layout(width="380px"))
+        self.step = w.Dropdown(options=list(dict.fromkeys([*_STEPS, step])), value=step, description="step")
+        self.window = w.Text(value="" if window is None else str(window), description="window",
+                             placeholder="all", layout=w.Layout(width="200px"))
+        self.models = w.SelectMultiple(options=list(LAB_MODELS), value=tuple(models), description="models", rows=len(LAB_MODELS))
+        self.horizon = w.BoundedIntText(value=int(horizon), min=1, max=10_000, description="horizon", layout=w.Layout(width="200px"))
+        self.run_button = w.Button(description="Backtest", icon="play")
+        self.message = w.HTML()
+        self.table = w.HTML()
+        self.chart = Chart(height=260)
+        self._fill_metrics(metric)
+        self._fill_labels(labels)
+        self.host.observe(lambda _c: self._guard(lambda: (self._fill_metrics(self.metric.value), self._fill_labels(None))), names="value")
+        self.metric.observe(lambda _c: self._guard(lambda: self._fill_labels(None)), names="value")
+        self.run_button.on_click(lambda _b: self._guard(self.compare))
+        self.widget = w.VBox([
+            w.HBox([w.VBox([self.host, self.metric, self.labels, w.HBox([self.step, self.window])]),
+                    w.VBox([self.models, w.HBox([self.horizon, self.run_button])])]),
+            self.message, self.table, self.chart,
+        ])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _guard(self, fn) -> None:
+        try:
+            self.message.value = ""
+            fn()
+        except Exception as exc:  # noqa: BLE001 - a callback's error goes on the page, not into the void
+            import html
+
+            self.message.value = f"<span style='color:#b91c1c'>{html.escape(str(exc))}</span>"
+
+    def _known(self) -> pd.DataFrame:
+        return self.store.sql("SELECT DISTINCT metric, labels FROM samples_1h WHERE host = ? ORDER BY metric, labels",
+                              [self.host.value])
+
+    def _fill_metrics(self, want: str | None) -> None:
+        self._series = self._known()
+        metrics = list(dict.fromkeys(self._series["metric"]))
+        if not metrics:
+            raise DataError(f"Host {self.host.value!r} has no series to forecast.", host=self.host.value)
+        self.metric.options = metrics
+        self.metric.value = want if want in metrics else metrics[0]
+
+    def _fill_labels(self, want: Mapping[str, Any] | str | None) -> None:
+        from workbench.labels import parse_labels
+
+        options = self._series.loc[self._series["metric"] == self.metric.value, "labels"].tolist()
+        self.labels.options = [(o or "(no labels)", o) for o in options]
+        if want:
+            wanted = parse_labels(want) if isinstance(want, str) else {k: str(v) for k, v in want.items()}
+            matching = [o for o in options if wanted.items() <= parse_labels(o).items()]
+            if not matching:
+                raise DataError(f"No series of {self.metric.value!r} on {self.host.value!r} has labels {want!r}; "
+                                f"it has {', '.join(options[:6])}.", labels=str(want))
+            self.labels.value = matching[0]
+        elif options:
+            self.labels.value = options[0]
+
+    @property
+    def chosen(self) -> dict[str, Any]:
+        """What the widgets say now."""
+        return {"host": self.host.value, "metric": self.metric.value, "labels": self.labels.value,
+                "step": self.step.value, "window": self.window.value.strip() or None,
+                "models": list(self.models.value), "horizon": int(self.horizon.value)}
+
+    def series(self) -> pd.Series:
+        """The chosen series (:func:`load_series` with the widgets' values)."""
+        c = self.chosen
+        labels = c["labels"] if c["labels"] else None
+        return load_series(self.store, c["metric"], host=c["host"], labels=labels, step=c["step"], window=c["window"])
+
+    def compare(self, y: pd.Series | None = None, **kw: Any) -> Comparison:
+        """Backtest the chosen models on the chosen series (or ``y``) and show it in the panel."""
+        c = self.chosen
+        if not c["models"]:
+            raise DataError("Choose at least one model on the widgets.")
+        y = self.series() if y is None else y
+        cmp = compare_models(y, c["models"], horizon=c["horizon"], n_windows=kw.pop("n_windows", self.n_windows), **kw)
+        shown = cmp.table.round(4).to_html(border=0)
+        failed = "".join(f"<li>{m}: {e}</li>" for m, e in cmp.errors.items())
+        self.table.value = shown + (f"<p>Left out:</p><ul>{failed}</ul>" if failed else "")
+        self.chart.figure = cmp.figure()
+        return cmp
