@@ -100,6 +100,6 @@ def test_python_examples(readme_env):
 def test_toml_example_passes_config_check(readme_env):
     work, env = readme_env
     (cfg := work / "workbench.toml").write_text(_blocks("toml")[0])
-    res = subprocess.run([sys.executable, "-m", "workbench.cli", "--config", str(cfg), "config"], cwd=work,
+    res = subprocess.run([sys.executable, "-m", "workbench.cli", "--config", str(cfg), "config", "--check"], cwd=work,
                          env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr

@@ -61,7 +61,7 @@ from workbench._arrow import fixed_width as _fixed_width
 from workbench._arrow import strings as _strings
 from workbench.catalog import MetricSpec
 from workbench.collect import Collector, registry
-from workbench.config import Config, load_config
+from workbench.config import Config, check_config, load_config, positive_duration
 from workbench.control import ActionPoller, write_json_atomic
 from workbench.errors import ConfigError
 from workbench.store._compact import CompactionPolicy, Compactor
@@ -135,6 +135,8 @@ def build_collectors(cfg: Config) -> list[Collector]:
         cls = registry.get(name)
         if "interval" not in opts:
             opts["interval"] = max(float(cls.default_interval), cfg.agent.interval)
+        else:  # a duration, as every interval in workbench.toml ("5s"; "0" would busy-loop)
+            opts["interval"] = positive_duration(opts["interval"], f"[collectors.{name}] interval")
         out.append(registry.create(name, **opts))
     return out
 
@@ -155,7 +157,17 @@ class Agent:
         cfg = self.config
         self.store = store or Store(cfg.home, host=cfg.host or None, role="agent")
         self.host = self.store.host
-        self.collectors = collectors if collectors is not None else build_collectors(cfg)
+        try:
+            self.collectors = collectors if collectors is not None else build_collectors(cfg)
+        except ConfigError:
+            self.collectors = None  # check_config builds them again and says what is wrong, with the rest
+        # The check `workbench config --check` prints: refuse to start on an error, log the warnings.
+        problems = check_config(cfg, collectors=self.collectors, catalogue=self.store._catalog())
+        errors = [p.message for p in problems if p.level == "error"]
+        if errors:
+            raise ConfigError("\n".join(errors), errors=errors)
+        for p in problems:
+            log.warning("%s", p.message)
         self.alerts = _live_alerts(cfg, self.store)
         # Scheduled reports ([reports.NAME] cron): each run is a child process, never waited on.
         self.reports = _report_service(cfg, self.store)

@@ -254,13 +254,27 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_config(args) -> int:
-    from workbench.config import redact
+    """Print the effective configuration and check it as the agent would: exit 2 on an error, 1 on a warning."""
+    from workbench.config import check_config, redact
+    from workbench.store import Store
 
-    cfg = _config(args)
-    data = redact(cfg.to_dict())
-    print(f"# effective configuration (source: {cfg.source}; WORKBENCH_HOME={os.environ.get('WORKBENCH_HOME', '')!r})")
-    print(json.dumps(data, indent=2, default=str))
-    return 0
+    cfg = _config(args)  # a file that cannot be read or parsed is an error here already
+    if not args.check:
+        env = os.environ.get("WORKBENCH_HOME")
+        where = (f"WORKBENCH_HOME={env}" if env else "WORKBENCH_HOME not set") + (
+            "; --home given" if getattr(args, "home", None) else "")
+        print(f"# effective configuration (source: {cfg.source}; {where})")
+        print(json.dumps(redact(cfg.to_dict()), indent=2, default=str))
+    catalogue = Store(cfg.home)._catalog() if Path(cfg.home).is_dir() else {}
+    problems = check_config(cfg, catalogue=catalogue)
+    for p in problems:
+        print(p, file=sys.stderr)
+    errors = sum(p.level == "error" for p in problems)
+    if args.check or problems:
+        what = (f"{errors} error(s), {len(problems) - errors} warning(s)" if problems else "no problems")
+        verdict = "the agent would refuse to start" if errors else "the agent would start"
+        print(f"{cfg.source}: {what}; {verdict}", file=sys.stderr if not args.check else sys.stdout)
+    return 2 if errors else (1 if problems else 0)
 
 
 def cmd_compact(args) -> int:
@@ -777,7 +791,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--format", choices=["table", "csv", "json"], default="table")
     m.set_defaults(fn=cmd_metrics)
 
-    c = sub.add_parser("config", help="print the effective configuration (secrets redacted)")
+    c = sub.add_parser("config", help="print the effective configuration (secrets redacted) and check it")
+    c.add_argument("--check", action="store_true",
+                   help="only check, as the agent does at start: exit 2 on an error, 1 on a warning, 0 when all is well")
     c.set_defaults(fn=cmd_config)
 
     k = sub.add_parser("compact", help="compact every host now (hosts whose agent runs are left to it)")
@@ -816,7 +832,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for message in getattr(exc, "errors", None) or [str(exc)]:  # several problems: one line each
+            print(f"error: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from workbench._redact import redact
 from workbench.errors import ConfigError, DataError
 from workbench.store._timeutil import parse_duration
 
-__all__ = ["Config", "AgentConfig", "StoreConfig", "load_config", "positive_duration", "redact", "SECTIONS"]
+__all__ = ["Config", "AgentConfig", "StoreConfig", "Problem", "check_config", "executor_options", "load_config",
+           "positive_duration", "redact", "SECTIONS"]
 
 
 @dataclass
@@ -253,3 +255,122 @@ def load_config(path: str | os.PathLike | None = None, *, home: str | None = Non
     if host:
         cfg.host = host
     return cfg
+
+
+# ------------------------------------------------------------------ [executor]
+def _executor_value(key: str, value: Any) -> Any:
+    where = f"[executor] {key}"
+    if key in ("max_workers", "queue_size"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{where} must be a whole number >= 1; got {value!r}.", key=key, section="executor")
+        return value
+    if key in ("block_timeout", "ageing", "sample_interval", "control_interval"):
+        return positive_duration(value, where, key=key, section="executor")
+    if key == "sched_idle":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false; got {value!r}.", key=key, section="executor")
+        return value
+    choices = _EXECUTOR_CHOICES[key]
+    if callable(choices):
+        choices = choices()
+    if value not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(map(repr, sorted(choices)))}; got {value!r}.", key=key,
+                          section="executor")
+    return value
+
+
+def _profiles() -> list[str]:
+    from workbench.execute._executor import PROFILES
+
+    return list(PROFILES)
+
+
+_EXECUTOR_CHOICES: dict[str, Any] = {
+    "backend": ("thread", "process", "command"), "backpressure": ("block", "reject"),
+    "memory_scope": ("system", "self"), "profile": _profiles,
+}
+EXECUTOR_KEYS = frozenset({"max_workers", "queue_size", "block_timeout", "ageing", "sample_interval",
+                           "control_interval", "sched_idle", *_EXECUTOR_CHOICES})
+
+
+def executor_options(cfg: Config) -> dict[str, Any]:
+    """``[executor]`` as keyword arguments for ``ThrottledExecutor`` (durations in seconds), validated."""
+    out = {}
+    for key, value in cfg.executor.items():
+        if key not in EXECUTOR_KEYS:
+            raise _unknown(key, "[executor]", EXECUTOR_KEYS)
+        out[key] = _executor_value(key, value)
+    return out
+
+
+# ------------------------------------------------------------------ the whole check
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (``level="error"``: the agent refuses to start) or doubtful (``"warning"``)."""
+
+    level: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.message}"
+
+
+def check_config(cfg: Config, *, collectors: list | None = None, catalogue: Iterable[str] = ()) -> list[Problem]:
+    """Everything the agent checks before it starts, as a list of problems (empty: all is well).
+
+    The agent runs this at start (and refuses to start on an error, with the
+    same message) and ``workbench config --check`` prints it: one validation
+    path. ``collectors`` are the agent's own when it has built them (otherwise
+    they are built from ``[collectors]`` here, and closed); ``catalogue`` is the
+    home's metric names. A rule on a metric that no collector records and the
+    home has never seen is a warning naming the closest known names (it would
+    never fire; an application metric not recorded yet looks the same).
+    ``[reports]`` is checked by the reports' own code.
+    """
+    problems: list[Problem] = []
+    metrics: set[str] = set(catalogue)
+    if collectors is None:
+        from workbench.agent import build_collectors
+
+        try:
+            collectors = build_collectors(cfg)
+        except ConfigError as exc:
+            problems.append(Problem("error", str(exc)))
+            collectors = []
+        else:
+            for c in collectors:
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001, S110 - built only to be checked
+                    pass
+    from workbench.agent import AGENT_METRICS
+
+    metrics |= {spec.name for c in collectors for spec in c.metrics()} | {spec.name for spec in AGENT_METRICS}
+    rules: list = []
+    if cfg.alerts or cfg.notify:
+        from workbench.detect._live import alerts_from_config, router_from_config
+
+        try:
+            rules, _silences = alerts_from_config(cfg.alerts)
+        except ConfigError as exc:
+            problems.append(Problem("error", str(exc)))
+        try:
+            router_from_config(cfg.notify)
+        except ConfigError as exc:
+            problems.append(Problem("error", str(exc)))
+    if collectors or catalogue:
+        import difflib
+
+        for rule in rules:
+            if rule.metric not in metrics:
+                close = difflib.get_close_matches(rule.metric, sorted(metrics), n=3, cutoff=0.6)
+                hint = (" Did you mean " + " or ".join(map(repr, close)) + "?") if close else (
+                    " `workbench metrics` lists the metrics the home has.")
+                problems.append(Problem("warning", f"Rule {rule.name!r} watches metric {rule.metric!r}, which no "
+                                                   f"enabled collector records and the home has not seen, so it "
+                                                   f"would never fire.{hint}"))
+    try:
+        executor_options(cfg)
+    except ConfigError as exc:
+        problems.append(Problem("error", str(exc)))
+    return problems

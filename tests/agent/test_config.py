@@ -53,11 +53,12 @@ def test_unknown_collector_and_option_are_refused(tmp_path):
 
 def test_workbench_config_redacts_secrets(tmp_path):
     f = tmp_path / "workbench.toml"
-    f.write_text('[notify.webhook]\nurl = "https://user:s3cr3t@example.invalid/hook"\ntoken_env = "HOOK_TOKEN"\n')
+    f.write_text('[notify.channels.ops]\nkind = "webhook"\nurl = "https://user:s3cr3t@example.invalid/hook"\n'
+                 'headers_env = { Authorization = "HOOK_TOKEN" }\n')
     out = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "--config", str(f), "config"],
         capture_output=True, text=True, check=True, env={"HOOK_TOKEN": "tok-123", "PATH": "/usr/bin"},
     ).stdout
     assert "s3cr3t" not in out and "tok-123" not in out
     assert "user:***@example.invalid" in out
-    assert '"token_env": "HOOK_TOKEN"' in out
+    assert '"Authorization": "HOOK_TOKEN"' in out

@@ -46,6 +46,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from workbench.config import positive_duration
 from workbench.detect._delivery import BackgroundRouter
 from workbench.detect._errors import RuleError
 from workbench.detect._manager import AlertManager
@@ -60,7 +61,7 @@ from workbench.detect._notify import (
 from workbench.detect._rules import SEVERITIES, Matcher, rules_from_config
 from workbench.detect._silence import silence_from_dict
 
-__all__ = ["LiveAlerts", "router_from_config"]
+__all__ = ["LiveAlerts", "alerts_from_config", "router_from_config"]
 
 log = logging.getLogger("workbench.alerts")
 
@@ -90,6 +91,16 @@ def _channel(name: str, spec: Any) -> Channel:
             channel=name,
         )
     opts = {k: v for k, v in spec.items() if k != "kind"}
+    # Durations as everywhere in workbench.toml: timeout = "5s" (a string reached urlopen and failed every send).
+    if "timeout" in opts:
+        opts["timeout"] = positive_duration(opts["timeout"], f"[notify.channels.{name}] timeout", channel=name)
+    if "backoff" in opts and opts["backoff"] not in (0, "0", "0s"):  # 0: retry at once
+        opts["backoff"] = positive_duration(opts["backoff"], f"[notify.channels.{name}] backoff", channel=name)
+    for key in ("retries", "port"):
+        value = opts.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise RuleError(f"[notify.channels.{name}] {key} must be a whole number >= 0; got {value!r}.",
+                            channel=name)
     try:
         if kind == "log":
             return LogChannel(name)
@@ -104,6 +115,24 @@ def _channel(name: str, spec: Any) -> Channel:
         return EmailChannel(name=name, **opts)
     except TypeError as exc:  # a value of the wrong type reached the constructor
         raise RuleError(f"[notify.channels.{name}] ({kind}): {exc}.", channel=name) from None
+
+
+def alerts_from_config(alerts: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The rules and silences of the ``[alerts]`` section, validated (a :class:`RuleError` names what is wrong).
+
+    The agent (through :meth:`LiveAlerts.from_config`) and ``workbench config
+    --check`` (:func:`workbench.config.check_config`) both read ``[alerts]``
+    through this, so they refuse the same things with the same messages.
+    """
+    unknown = sorted(set(alerts) - _ALERT_KEYS)
+    if unknown:
+        raise RuleError(f"[alerts]: unknown key(s) {unknown}; allowed: {sorted(_ALERT_KEYS)} "
+                        "(rules as [[alerts.rules]] tables).")
+    rules = rules_from_config(alerts)
+    silences = alerts.get("silences") or []
+    if not isinstance(silences, list):
+        raise RuleError(f"[alerts] silences must be a list of tables; got {type(silences).__name__}.")
+    return rules, [silence_from_dict(s) for s in silences]
 
 
 def router_from_config(notify: Mapping[str, Any]) -> Router:
@@ -173,23 +202,16 @@ class LiveAlerts:
         ``ConfigError``) naming it, so the agent refuses to start rather than
         run without the alerts someone relies on.
         """
-        unknown = sorted(set(alerts) - _ALERT_KEYS)
-        if unknown:
-            raise RuleError(f"[alerts]: unknown key(s) {unknown}; allowed: {sorted(_ALERT_KEYS)} "
-                            "(rules as [[alerts.rules]] tables).")
-        rules = rules_from_config(alerts)
+        rules, silences = alerts_from_config(alerts)
         if not rules:
             return None
-        silences = alerts.get("silences") or []
-        if not isinstance(silences, list):
-            raise RuleError(f"[alerts] silences must be a list of tables; got {type(silences).__name__}.")
         forecaster = None
         if any(r.kind == "predicted" for r in rules):
             # pandas and the forecasters are loaded only when a rule asks for them
             from workbench.detect._predicted import BreachForecaster
 
             forecaster = BreachForecaster()
-        manager = AlertManager(rules, silences=[silence_from_dict(s) for s in silences], forecaster=forecaster)
+        manager = AlertManager(rules, silences=silences, forecaster=forecaster)
         return cls(manager, store, router_from_config(notify), state_path=state_path)
 
     def observe(self, ts_us: int, host: str, rows: Iterable[tuple[str, str, float]]) -> None:
