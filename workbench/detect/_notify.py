@@ -54,9 +54,17 @@ class Notification:
     severity: str
     alerts: tuple[Mapping[str, Any], ...]
     ts: float = field(default_factory=time.time)
+    # A message that is not about alerts (a report): its own subject and text, an HTML body
+    # (e-mail), files to attach as (filename, bytes, mime type).
+    subject: str | None = None
+    body: str | None = None
+    html: str | None = None
+    attachments: tuple[tuple[str, bytes, str], ...] = ()
 
     @property
     def title(self) -> str:
+        if self.subject is not None:
+            return self.subject
         n = len(self.alerts)
         what = f"{n} alerts" if n > 1 else str(self.alerts[0].get("alert_id", self.rule))
         return f"[{self.severity.upper()}] {self.rule} {self.event}: {what}"
@@ -67,6 +75,8 @@ class Notification:
         return {"host": str(first.get("host", "")), "metric": str(first.get("metric", ""))}
 
     def text(self) -> str:
+        if self.body is not None:
+            return self.body
         lines = [self.title]
         for a in self.alerts:
             ev = ", ".join(
@@ -309,6 +319,12 @@ class EmailChannel(Channel):
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.to)
         msg.set_content(note.text())
+        if note.html is not None:
+            msg.add_alternative(note.html, subtype="html")
+        for filename, data, mime in note.attachments:
+            maintype, _, subtype = mime.partition("/")
+            msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=filename,
+                               params={"charset": "utf-8"} if maintype == "text" else None)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
