@@ -116,8 +116,12 @@ def cmd_run(args) -> int:
     from workbench.store import Store
 
     store = Store(load_config(getattr(args, "config", None), home=getattr(args, "home", None)).home)
-    result = run_jobs(spec.jobs, store=store, name=name, profile=profile, max_workers=max_workers,
-                      view=choose_view(args.progress, sys.stdout))
+    try:
+        result = run_jobs(spec.jobs, store=store, name=name, profile=profile, max_workers=max_workers,
+                          view=choose_view(args.progress, sys.stdout))
+    except KeyboardInterrupt:  # before the run's own Ctrl-C handling was in place: nothing had started
+        print("workbench run: interrupted while starting; no job was started.", file=sys.stderr)
+        return 130
     out = sys.stdout if result.exit_code == 0 else sys.stderr
     for line in summary(result):
         print(line, file=out)

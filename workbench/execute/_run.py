@@ -22,6 +22,7 @@ import secrets
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ class JobState:
     last_line: str = ""
     record: TaskRun | None = None
     killed: bool = False
+    events: Any = None  # a deque the view drains: ("started" | "ended", self)
     _log: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -90,6 +92,8 @@ class JobState:
                 self._log = open(self.log_path, "a", buffering=1, errors="replace")  # noqa: SIM115
             self._log.write(f"# workbench run: {self.job.name} try {self.attempts} of {self.max_attempts}, pid {pid}, "
                             f"started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}: {self.job.describe()}\n")
+        if self.events is not None:
+            self.events.append(("started", self, self.attempts, pid))
 
     def ended(self, run: TaskRun) -> None:
         with self._lock:
@@ -102,6 +106,8 @@ class JobState:
             log.write(f"# workbench run: {self.job.name} ended {run.state} after {run.attempts} "
                       f"tr{'y' if run.attempts == 1 else 'ies'}{': ' + how if how else ''}\n")
             log.close()
+        if self.events is not None:
+            self.events.append(("ended", self, run.attempts, None))
 
     def outcome(self) -> str:
         """A short why for a job that did not succeed ('' for one that did)."""
@@ -189,7 +195,7 @@ def run_jobs(
     through a named executor; return when every job has ended.
 
     ``view`` is a context manager factory ``view(run) -> v`` whose ``v.update(run, stats)``
-    is called a few times a second and ``v.say(text)`` for messages (see
+    (``stats`` the executor's ``stats`` method) is called a few times a second and ``v.say(text)`` for messages (see
     :mod:`workbench.execute._runview`); ``None`` shows nothing.
     """
     from workbench.store import Store
@@ -199,7 +205,8 @@ def run_jobs(
     name = name or f"run-{run_id}"
     log_dir = Path(store.home) / "runs" / run_id
     log_dir.mkdir(parents=True, exist_ok=True)
-    states = {j.name: JobState(j, log_dir / f"{j.name}.log") for j in jobs}
+    events: deque = deque()
+    states = {j.name: JobState(j, log_dir / f"{j.name}.log", events=events) for j in jobs}
     for st in states.values():
         st.log_path.touch()
     all_done = threading.Event()
@@ -210,7 +217,7 @@ def run_jobs(
     ex = ThrottledExecutor(max_workers=max_workers, backend="thread", governor=governor, profile=profile,
                            queue_size=max(16, len(states) + 1), sink=sink, name=name, store=store,
                            control_interval=control_interval)
-    run = _Run(run_id, name, log_dir, states, ex)
+    run = _Run(run_id, name, log_dir, states, ex, events)
     old: dict[int, Any] = {}
     if install_signals and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -242,7 +249,7 @@ class _NoView:
         return None
 
     def update(self, run, stats) -> None:
-        pass
+        run.events.clear()
 
     def say(self, text: str) -> None:
         pass
@@ -252,8 +259,9 @@ class _Run:
     """The run while it runs: its signal handling and its main loop."""
 
     def __init__(self, run_id: str, name: str, log_dir: Path, states: dict[str, JobState],
-                 ex: ThrottledExecutor) -> None:
+                 ex: ThrottledExecutor, events: deque) -> None:
         self.run_id, self.name, self.log_dir, self.states, self.ex = run_id, name, log_dir, states, ex
+        self.events = events  # job starts and ends, in order, for the view
         self.interrupts = 0
         self._handled = 0
         self.view: Any = None
@@ -281,8 +289,8 @@ class _Run:
                 self.view.say("drained from outside (`workbench executor drain`): cancelling the jobs that wait")
                 self._handled = self.interrupts = 1
                 self.ex.cancel()
-            self.view.update(self, self.ex.stats())
-        self.view.update(self, self.ex.stats())
+            self.view.update(self, self.ex.stats)  # the method: a view that shows no stats does not pay for them
+        self.view.update(self, self.ex.stats)
 
     def drain(self) -> None:
         ex = self.ex

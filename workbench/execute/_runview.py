@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 __all__ = ["LiveView", "PlainView", "choose_view"]
@@ -49,9 +50,6 @@ class PlainView:
 
     def __init__(self, run: Any, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
-        self._attempts: dict[str, int] = {}
-        self._ended: set[str] = set()
-        self._last_status = 0.0
 
     def __enter__(self) -> PlainView:
         return self
@@ -69,15 +67,14 @@ class PlainView:
         self._print(f"workbench run {run.run_id}: {len(run.states)} job(s) on executor {run.name!r}; "
                     f"logs in {run.log_dir}")
 
-    def update(self, run: Any, stats: dict[str, Any]) -> None:
-        for name, st in run.states.items():
-            seen = self._attempts.get(name, 0)
-            if st.attempts > seen:
-                self._attempts[name] = st.attempts
-                again = f"try {st.attempts} of {st.max_attempts}, " if st.attempts > 1 else ""
-                self._print(f"started {name} ({again}pid {st.last_pid})")
-            if st.record is not None and name not in self._ended:
-                self._ended.add(name)
+    def update(self, run: Any, stats: Callable[[], dict[str, Any]]) -> None:
+        events = run.events
+        while events:
+            kind, st, attempt, pid = events.popleft()
+            if kind == "started":
+                again = f"try {attempt} of {st.max_attempts}, " if attempt > 1 else ""
+                self._print(f"started {st.job.name} ({again}pid {pid})")
+            else:
                 self._print(_ended_line(st))
 
 
@@ -92,6 +89,8 @@ class LiveView(PlainView):
         self._run = run
         self._stats: dict[str, Any] = {}
         self._live = None
+        self._drawn = 0.0
+        self._drawn_interrupts = 0
 
     def __enter__(self) -> LiveView:
         from rich.live import Live
@@ -112,12 +111,17 @@ class LiveView(PlainView):
                                                                  else "yellow")
         self.console.print(escape(text), style=style or None, highlight=False)
 
-    def update(self, run: Any, stats: dict[str, Any]) -> None:
-        for name, st in run.states.items():
-            if st.record is not None and name not in self._ended:
-                self._ended.add(name)
+    def update(self, run: Any, stats: Callable[[], dict[str, Any]]) -> None:
+        events = run.events
+        while events:
+            kind, st, _attempt, _pid = events.popleft()
+            if kind == "ended":
                 self._print(_ended_line(st))
-        self._stats = stats
+        now = time.monotonic()
+        if now - self._drawn < 0.25 and run.interrupts == self._drawn_interrupts:
+            return  # a few redraws a second are enough
+        self._drawn, self._drawn_interrupts = now, run.interrupts
+        self._stats = stats()
         if self._live is not None:
             self._live.update(self._render())
 
