@@ -65,15 +65,13 @@ class FakeClock:
 
 
 @pytest.mark.slow
-def test_service_runs_reports_in_a_child_and_a_failure_raises_an_alert(demo_home, tmp_path):
-    import shutil
-
+def test_service_runs_reports_in_a_child_and_a_failure_raises_an_alert(tmp_path):
     from workbench.report._config import ReportSpec
     from workbench.report._service import ReportService, read_schedule_state
     from workbench.store import Store
 
     home = tmp_path / "home"
-    shutil.copytree(demo_home, home)
+    home.mkdir()
     nb = tiny_notebook(tmp_path / "r.ipynb", ["print('fine')", "if fail:\n    raise RuntimeError('disk gone')"])
     clock = FakeClock(t("2026-03-01T06:59:00"))
     spec = ReportSpec("daily", cron="0 7 * * *", notebook=str(nb), params={"fail": False})
