@@ -111,10 +111,14 @@ def main() -> int:
     for tool, row in rows.items():
         print(f"{tool:16s} {row['wall_s']:7.2f}s {row['startup_s']:8.2f}s {row['per_job_ms']:7.2f}ms "
               f"{row['wall_per_job_ms']:6.2f}ms")
+    paired = [a / b for a, b in zip(walls["workbench run"], walls[peer], strict=True)]
+    print(f"round by round, wall time of {n} jobs, workbench run / {peer}: "
+          + ", ".join(f"{x:.2f}" for x in paired))
     verdict = "within" if ratio <= TARGET else "OVER"
     print(f"workbench run per job = {ratio:.2f} x {peer}'s ({verdict} the target of <= {TARGET:g} x); "
           f"task_runs of the last run: {recorded}")
     result = {"jobs": n, "workers": k, "rounds": args.rounds, "tools": rows, "peer": peer, "ratio": ratio,
+              "paired_wall_ratios": paired,
               "target": TARGET, "within_target": ratio <= TARGET, "task_runs": recorded, "loadavg": load}
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
