@@ -64,19 +64,21 @@ class Wire:
         return float(metrics.get("TaskDuration", 0.0))
 
 
-def open_page(browser, url: str, ready_js: str, first_js: str | None = None, timeout: float = 90.0):
+def open_page(browser, url: str, ready_js: str, stages: dict[str, str] | None = None, timeout: float = 90.0):
+    """Open ``url``; seconds from navigation until each of ``stages`` (name -> JS condition,
+    in the order they happen) and then ``ready_js`` hold."""
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     wire = Wire(page)
     t0 = time.perf_counter()
-    page.goto(url)
-    first = None
-    if first_js:
-        page.wait_for_function(first_js, timeout=timeout * 1000)
-        first = time.perf_counter() - t0
-    page.wait_for_function(ready_js, timeout=timeout * 1000)
+    page.goto(url, wait_until="commit")
+    seen = {}
+    for name, js in (stages or {}).items():
+        page.wait_for_function(js, timeout=timeout * 1000, polling=25)
+        seen[name] = time.perf_counter() - t0
+    page.wait_for_function(ready_js, timeout=timeout * 1000, polling=25)
     drawn = time.perf_counter() - t0
     page.wait_for_timeout(1500)  # let late requests land before counting bytes
-    return page, wire, first, drawn
+    return page, wire, seen, drawn
 
 
 def click_latency(page, n: int = 10) -> dict:
@@ -108,9 +110,12 @@ def bench_voila(browser, home: Path, *, preheat: bool, ticks_minutes: float) -> 
         if preheat:
             time.sleep(15)  # the pool's kernel has run the notebook
         charts = "document.querySelectorAll('.wb-chart.wb-drawn').length >= 4"
-        page, wire, first, drawn = open_page(browser, server.url(), charts,
-                                             "document.querySelectorAll('.wb-card-value').length >= 6")
-        out = {"kpi_visible_s": first, "all_drawn_s": drawn, "bytes": wire.total, "ws_bytes": wire.ws}
+        stages = {  # the first glance (HTML from the server) or the live cards, whichever comes first
+            "kpi_visible_s": "document.querySelectorAll('.wb-card-value').length >= 6",
+            "live_kpi_s": "document.querySelectorAll('#rendered_cells .wb-card-value').length >= 6",
+        }
+        page, wire, seen, drawn = open_page(browser, server.url(), charts, stages)
+        out = {**seen, "all_drawn_s": drawn, "bytes": wire.total, "ws_bytes": wire.ws}
         out["click_ms"] = click_latency(page)
         if ticks_minutes:
             vp = psutil.Process(proc.pid)
@@ -164,7 +169,7 @@ def bench_bare(browser) -> dict:
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_http(url, proc=proc)
-        page, wire, _, drawn = open_page(browser, url, "document.body.innerText.includes('hello')")
+        page, wire, _, drawn = open_page(browser, url, "document.body && document.body.innerText.includes('hello')")
         page.close()
         return {"all_drawn_s": drawn, "bytes": wire.total}
     finally:
@@ -181,7 +186,7 @@ def bench_glances(browser, glances: str, minutes: float) -> dict:
         url = f"http://127.0.0.1:{port}/"
         wait_http(url, proc=proc, timeout=60)
         time.sleep(3)
-        page, wire, _, drawn = open_page(browser, url, "document.body.innerText.includes('CPU')")
+        page, wire, _, drawn = open_page(browser, url, "document.body && document.body.innerText.includes('CPU')")
         gp = psutil.Process(proc.pid)
         c0 = gp.cpu_times()
         b0 = wire.main_thread_seconds()
@@ -242,7 +247,9 @@ def main() -> int:
     print("\n| figure | workbench | reference | target |\n|---|---|---|---|")
     print(f"| every panel drawn, preheated kernel | {hot['all_drawn_s']:.2f} s | bare Voilà page {bare['all_drawn_s']:.2f} s | ≤ 3 s |")
     print(f"| every panel drawn, cold kernel | {cold['all_drawn_s']:.2f} s | | ≤ 6 s |")
-    print(f"| KPI cards visible, preheated | {hot['kpi_visible_s']:.2f} s | | ≤ 1.5 s |")
+    print(f"| KPI cards visible (first glance), preheated | {hot['kpi_visible_s']:.2f} s | | ≤ 1.5 s |")
+    print(f"| KPI cards visible (first glance), cold | {cold['kpi_visible_s']:.2f} s | | |")
+    print(f"| live KPI cards (widgets) drawn, preheated | {hot['live_kpi_s']:.2f} s | | |")
     ratio = hot["bytes"] / bare["bytes"]
     print(f"| bytes on first load | {hot['bytes'] / mib:.1f} MiB (of which WebSocket {hot['ws_bytes'] / mib:.1f} MiB) "
           f"| bare Voilà {bare['bytes'] / mib:.1f} MiB (×{ratio:.2f}) | ≤ 1.6 × bare |")

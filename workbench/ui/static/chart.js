@@ -33,29 +33,32 @@ function withPlotly(model) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   return new Promise((resolve) => {
     shared.waiters.push(resolve);
-    // The dashboard's template preloads plotly.js as a static file: run it,
-    // and ask the kernel only if that fails (or in JupyterLab, where there is none).
+    shared.model = model;
+    // The dashboard's template runs its preloaded plotly.js file early (and calls
+    // shared.fail if that fails); otherwise the first chart runs it, and asks the
+    // kernel only if that fails (or in JupyterLab, where there is no such file).
+    shared.fail = () => {
+      shared.tagFailed = true;
+      if (shared.waiters.length) askKernel(shared.model);
+    };
     const link = document.querySelector("link[data-wb-plotly]");
-    if (link && !shared.tagFailed) {
-      if (!shared.tagWatched) {
-        shared.tagWatched = true;
-        const define = window.define; // plotly.min.js is UMD: hide an AMD loader
-        window.define = undefined;
-        const script = document.createElement("script");
-        script.src = link.href;
-        script.onload = () => {
-          window.define = define;
-          installPlotly("");
-        };
-        script.onerror = () => {
-          window.define = define;
-          shared.tagFailed = true;
-          askKernel(model);
-        };
-        document.head.appendChild(script);
-      }
-    } else {
+    if (!link || shared.tagFailed) {
       askKernel(model);
+    } else if (!shared.tagWatched) {
+      shared.tagWatched = true;
+      const define = window.define; // plotly.min.js is UMD: hide an AMD loader
+      window.define = undefined;
+      const script = document.createElement("script");
+      script.src = link.href;
+      script.onload = () => {
+        window.define = define;
+        installPlotly("");
+      };
+      script.onerror = () => {
+        window.define = define;
+        shared.fail();
+      };
+      document.head.appendChild(script);
     }
   });
 }
