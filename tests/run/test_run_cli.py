@@ -250,3 +250,34 @@ def test_sigterm_kills_the_running_jobs_at_once(tmp_path, sig):
     time.sleep(0.2)
     assert _marked(marker) == []
     assert len(_task_runs(home, _run_id(head[0]))) == 4
+
+
+def test_a_drain_from_outside_ends_the_run_after_its_running_jobs(tmp_path):
+    home = tmp_path / "home"
+    (tmp_path / "jobs.toml").write_text(f"""
+[run]
+max_workers = 1
+name = "drained-run"
+
+[jobs.first]
+cmd = {_py("import time; time.sleep(1.5); print('first finished')")}
+priority = 1
+
+[jobs.second]
+cmd = "echo second"
+""")
+    proc = _start(home, "--file", str(tmp_path / "jobs.toml"))
+    try:
+        head = _wait_started(proc, 1)
+        aid = control.act(Store(home), "executor:drained-run", "drain", reason="maintenance")
+        assert control.wait(Store(home), aid, timeout=3)["outcome"] == "applied"
+        out, err = _rest(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, err
+    assert "drained from outside (`workbench executor drain drained-run`)" in out
+    got = {r.key: r.state for r in _task_runs(home, _run_id(head[0])).itertuples()}
+    assert got == {"first": "done", "second": "cancelled"}
+    assert "second: cancelled" in err and "drained from outside" in err

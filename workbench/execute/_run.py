@@ -156,6 +156,7 @@ class RunResult:
     states: list[JobState]
     interrupted: int  # Ctrl-Cs received (0, 1 drained, 2 cancelled)
     elapsed: float
+    drained: bool = False  # from outside (`workbench executor drain`, the dashboard)
 
     @property
     def failed(self) -> list[JobState]:
@@ -238,7 +239,8 @@ def run_jobs(
         run.kill_leftovers()
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    return RunResult(run_id, name, log_dir, list(states.values()), run.interrupts, time.monotonic() - t0)
+    return RunResult(run_id, name, log_dir, list(states.values()), run.interrupts, time.monotonic() - t0,
+                     run.drained)
 
 
 class _NoView:
@@ -264,6 +266,7 @@ class _Run:
         self.events = events  # job starts and ends, in order, for the view
         self.interrupts = 0
         self._handled = 0
+        self.drained = False  # by an action from outside
         self.view: Any = None
         self._kill_at: float | None = None
 
@@ -279,16 +282,18 @@ class _Run:
                     self.drain()
                 else:
                     self.cancel()
-            if self._handled:
+            if self._handled or self.drained:
                 self.ex.cancel()  # a retry of a job that failed while draining must not wait for ever
             if self._kill_at is not None and time.monotonic() >= self._kill_at:
                 self._kill_at = None
                 self._kill(signal.SIGKILL)
             control = self.ex._control
-            if control is not None and control.draining and self.ex.stats()["running"] == 0 and not self._handled:
-                self.view.say("drained from outside (`workbench executor drain`): cancelling the jobs that wait")
-                self._handled = self.interrupts = 1
-                self.ex.cancel()
+            if control is not None and control.draining and not self._handled and not self.drained:
+                # `workbench executor drain NAME` or the dashboard: as a Ctrl-C, but the run says who
+                self.drained = True
+                n = self.ex.cancel()
+                self.view.say(f"drained from outside (`workbench executor drain {self.name}`): running jobs "
+                              f"finish, {n} waiting job(s) cancelled.")
             self.view.update(self, self.ex.stats)  # the method: a view that shows no stats does not pay for them
         self.view.update(self, self.ex.stats)
 
@@ -344,5 +349,8 @@ def summary(result: RunResult) -> list[str]:
         lines.append(f"  {st.job.name}: {st.state}{' - ' + how if how else ''} (log: {st.log_path})")
     if result.interrupted == 1 and result.failed:
         lines.append("  (stopped by Ctrl-C: the jobs that were running finished, the others were cancelled)")
+    elif result.drained and result.failed:
+        lines.append(f"  (drained from outside, `workbench executor drain {result.name}` or the dashboard: the jobs "
+                     "that were running finished, the others were cancelled)")
     return lines
 
