@@ -63,11 +63,11 @@ from workbench.catalog import MetricSpec
 from workbench.collect import Collector, registry
 from workbench.config import Config, check_config, load_config, positive_duration
 from workbench.control import ActionPoller, write_json_atomic
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.store._compact import CompactionPolicy, Compactor
 from workbench.store._lock import HostLock
 from workbench.store._segment import SAMPLE_SCHEMA, TS
-from workbench.store._store import Store
+from workbench.store._store import Store, unwritable
 
 __all__ = ["Agent", "AgentSummary", "AGENT_METRICS", "read_status"]
 
@@ -93,6 +93,40 @@ AGENT_METRICS = (
 # failure); it is generous because a first run after a long outage can merge
 # hours of files.
 _COMPACT_TIMEOUT = 900.0
+
+class _Repeated:
+    """One kind of failure that may repeat every second (a full disk): logged when it starts or changes, then
+    once every ``every`` seconds with the count, and once more when it stops ("recovered")."""
+
+    def __init__(self, what: str, every: float = 60.0, clock=time.monotonic) -> None:
+        self.what, self.every, self.clock = what, every, clock
+        self.failures = 0
+        self.since: float | None = None  # wall time of the first failure of this run of failures
+        self.error = ""
+        self._first = 0.0
+        self._next_log = 0.0
+
+    def failed(self, error: str, detail: str = "", *, exc_info: bool = False) -> None:
+        now = self.clock()
+        if not self.failures:
+            self.since, self._first = time.time(), now
+        self.failures += 1
+        if error != self.error or now >= self._next_log:
+            more = (f" ({self.failures} failures in {now - self._first:.0f} s; while it repeats it is logged "
+                    f"every {self.every:g} s)") if self.failures > 1 else ""
+            log.error("%s: %s%s%s", self.what, error, detail, more, exc_info=exc_info and self.failures == 1)
+            self._next_log = now + self.every
+        self.error = error
+
+    def ok(self, detail: str = "") -> None:
+        if self.failures:
+            log.warning("%s: recovered after %d failure(s) over %.0f s (last error: %s)%s", self.what,
+                        self.failures, self.clock() - self._first, self.error, detail)
+            self.failures, self.since, self.error = 0, None, ""
+
+    def status(self) -> dict[str, Any] | None:
+        return {"error": self.error, "since": self.since, "failures": self.failures} if self.failures else None
+
 
 @dataclass
 class _Slot:
@@ -192,21 +226,39 @@ class Agent:
         self.control_interval = control_interval
         self._control = None
         self._status_due = False
+        self._store_trouble = _Repeated("could not write to the store")
+        self._absorb_trouble = _Repeated("absorbing L0 files failed")
+        self._status_trouble = _Repeated("could not write the agent status")
 
     # ------------------------------------------------------------ lifecycle
     def stop(self, *_args: Any) -> None:
         self._stop.set()
 
-    def run(self, duration: float | None = None, *, install_signals: bool = True) -> AgentSummary:
+    def run(self, duration: float | None = None, *, install_signals: bool = True,
+            on_start: Any = None) -> AgentSummary:
+        """Record until stopped (or for ``duration`` seconds); ``on_start()`` is called once the host lock is held
+        and the catalogue written (so a refused second agent, or one on a full disk, never announces that it
+        records)."""
         cfg = self.config.agent
-        self._lock = HostLock(self.store.layout, self.host, purpose="agent").acquire()
+        try:
+            self._lock = HostLock(self.store.layout, self.host, purpose="agent").acquire()
+        except WorkbenchError:
+            raise
+        except OSError as exc:  # a new home on a full disk fails here first
+            raise unwritable(exc, "the host lock", self.store.layout.host_dir(self.host)) from None
         if self._lock.took_over:
             log.warning("previous agent (pid %s) did not shut down cleanly; its lock was taken over",
                         self._lock.took_over.get("pid"))
         if install_signals and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
-        self.store.register_metrics([s for c in self.collectors for s in c.metrics()] + list(AGENT_METRICS))
+        try:
+            self.store.register_metrics([s for c in self.collectors for s in c.metrics()] + list(AGENT_METRICS))
+        except BaseException:
+            self._lock.release()
+            raise
+        if on_start is not None:
+            on_start()
         self.summary.started = time.time()
         compactor = threading.Thread(target=self._compact_loop, name="workbench-compactor", daemon=True)
         compactor.start()
@@ -390,8 +442,10 @@ class Agent:
         try:
             self.store.append_arrow(table, host=self.host, trusted=True, time_range=(min(ts), max(ts)))
         except OSError as exc:  # disk full, permissions: keep the buffer, try again next flush
-            log.error("could not write to the store (%s); keeping %d samples in memory and retrying", exc, n)
+            self._store_trouble.failed(str(exc), f"; keeping {n} samples in memory (at most "
+                                                 f"{self.config.agent.buffer_limit}) and retrying every flush")
             return
+        self._store_trouble.ok(f"; {n} samples kept in memory are written")
         with self._buf_lock:  # drop exactly what was written; newer rows stay
             for _ in range(min(n, len(self._buf))):
                 self._buf.popleft()
@@ -428,10 +482,11 @@ class Agent:
         except Exception as exc:  # noqa: BLE001 - the next step or the full cycle retries
             a["failures"] += 1
             a["last_error"] = f"{type(exc).__name__}: {exc}"
-            if a["failures"] in (1, 10, 100) or a["failures"] % 1000 == 0:
-                log.error("absorbing L0 files failed (%d times so far): %s; they stay in incoming/ and are "
-                          "retried", a["failures"], a["last_error"], exc_info=True)
+            # a traceback only for the unexpected: a full disk needs none
+            self._absorb_trouble.failed(a["last_error"], "; the files stay in incoming/ and are retried",
+                                        exc_info=not isinstance(exc, OSError))
             return
+        self._absorb_trouble.ok()
         a.update(at=time.time(), seconds=report.seconds, absorbed=a["absorbed"] + report.absorbed,
                  merged=a["merged"] + report.merged)
 
@@ -507,6 +562,11 @@ class Agent:
             "samples_per_second": rate,
             "dropped": self.summary.dropped,
             "buffered": len(self._buf),
+            # what `workbench status` needs to tell a stalled agent from a quiet one
+            "interval": self.config.agent.interval,
+            "flush_interval": self.config.agent.flush_interval,
+            "status_interval": self.config.agent.status_interval,
+            "store_error": self._store_trouble.status(),
             "cpu_seconds": (cpu_times.user + cpu_times.system) if cpu_times else None,
             "rss_bytes": rss,
             "collectors": {
@@ -527,8 +587,10 @@ class Agent:
         }
         try:
             write_json_atomic(self.store.layout.status(self.host), status)
-        except OSError as exc:
-            log.error("could not write agent status: %s", exc)
+        except OSError as exc:  # `workbench status` sees the file grow old and says the agent is stalled
+            self._status_trouble.failed(str(exc))
+        else:
+            self._status_trouble.ok()
 
 
 def _report_service(cfg: Config, store: Store):

@@ -80,9 +80,13 @@ def cmd_agent(args) -> int:
     duration = positive_duration(args.duration, "--duration") if args.duration is not None else None
     agent = Agent(cfg)
     rules = f", {len(agent.alerts.manager.rules)} alert rules" if agent.alerts is not None else ""
-    print(f"workbench agent: recording host {agent.host!r} into {agent.store.home} "
-          f"({len(agent.collectors)} collectors, every {cfg.agent.interval:g} s{rules}). Ctrl-C stops.", file=sys.stderr)
-    summary = agent.run(duration=duration)
+
+    def banner() -> None:  # once the host lock is held: a refused second agent does not claim to record
+        print(f"workbench agent: recording host {agent.host!r} into {agent.store.home} "
+              f"({len(agent.collectors)} collectors, every {cfg.agent.interval:g} s{rules}). Ctrl-C stops.",
+              file=sys.stderr, flush=True)
+
+    summary = agent.run(duration=duration, on_start=banner)
     print(json.dumps({"samples_written": summary.samples_written, "flushes": summary.flushes,
                       "dropped": summary.dropped, "compactions": summary.compactions,
                       "compaction_failures": summary.compaction_failures, "errors": summary.errors}))
@@ -96,6 +100,9 @@ def cmd_status(args) -> int:
     cfg = _config(args)
     store = Store(cfg.home)
     statuses = read_status(cfg.home)
+    now = time.time()
+    for st in statuses:
+        st["state"], st["warnings"] = _agent_health(st, now, store.home)
     if args.json:
         print(json.dumps({"home": str(store.home), "size_bytes": store.size_bytes(), "agents": statuses}, default=str))
         return 0
@@ -111,8 +118,10 @@ def cmd_status(args) -> int:
     for st in statuses:
         if st["host"] in demo:
             continue
-        state = "RUNNING" if st.get("alive") else "not running"
+        state = st["state"] if st.get("alive") else "not running"
         print(f"\nhost {st['host']}: agent {state}" + (f" (pid {st['holder'].get('pid')})" if st.get("alive") else ""))
+        for warning in st["warnings"]:
+            print(f"  WARNING: {warning}")
         if "samples_written" in st:
             lf = st.get("last_flush")
             age = f"{time.time() - lf:.1f} s ago" if lf else "never"
@@ -135,6 +144,56 @@ def cmd_status(args) -> int:
         for row in q.itertuples():
             print(f"  {row.path}: {row.reason}")
     return 0
+
+
+def _agent_health(st: dict, now: float, home: Path) -> tuple[str, list[str]]:
+    """RUNNING, STOPPED or STALLED, and what is wrong, for an agent whose lock is held.
+
+    The lock says a process holds the host; only the status file, rewritten every
+    status_interval, says it still works. A suspended process (kill -STOP) or one
+    that cannot write (a full disk) leaves that file to grow old.
+    """
+    if not st.get("alive"):
+        return "not running", []
+    warnings: list[str] = []
+    state = "RUNNING"
+    holder = st.get("holder") or {}
+    pid = holder.get("pid")
+    updated = st.get("updated")
+    status_every = float(st.get("status_interval") or 2.0)
+    if updated is not None and now - updated > max(10.0, 3 * status_every):
+        state = "STALLED"
+        why = "it is hung, or cannot write to the home"
+        import shutil
+        import socket
+
+        if holder.get("hostname") == socket.gethostname() and pid:
+            import psutil
+
+            try:
+                if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
+                    state = "STOPPED"
+                    why = f"the process is suspended (kill -STOP or Ctrl-Z); `kill -CONT {pid}` resumes it"
+            except psutil.Error:
+                pass
+        try:
+            if state == "STALLED" and shutil.disk_usage(home).free < 1 << 20:
+                why = f"the file system holding {home} is full; free some space and it resumes by itself"
+        except OSError:
+            pass
+        warnings.append(f"its status was last written {now - updated:.0f} s ago (every {status_every:g} s is "
+                        f"expected): {why}. The figures below are from then.")
+    lf = st.get("last_flush")
+    flush_every = max(float(st.get("flush_interval") or 1.0), float(st.get("interval") or 1.0))
+    if lf is not None and state == "RUNNING" and now - lf > max(10.0, 5 * flush_every):
+        warnings.append(f"its last flush to the store was {now - lf:.0f} s ago (every {flush_every:g} s is "
+                        "expected); see the agent's log")
+    err = st.get("store_error")
+    if err:
+        since = f" since {now - err['since']:.0f} s" if err.get("since") else ""
+        warnings.append(f"it cannot write to the store{since} ({err.get('failures', 0)} failed flushes; "
+                        f"{st.get('buffered', 0)} samples held in memory): {err.get('error')}")
+    return state, warnings
 
 
 def _print_compaction(comp: dict) -> None:

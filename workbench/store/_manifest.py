@@ -13,11 +13,10 @@ snapshot (see ``_snapshot.py``). Either way no sample is seen twice or missed.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.store._segment import fsync_dir
+from workbench.store._segment import write_bytes_atomic
 
 __all__ = ["FileEntry", "Manifest", "load_manifest", "save_manifest"]
 
@@ -89,11 +88,4 @@ def load_manifest(path: Path, host: str) -> Manifest:
 
 def save_manifest(path: Path, manifest: Manifest) -> None:
     manifest.generation += 1
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = json.dumps(manifest.to_json(), separators=(",", ":"))
-    with open(tmp, "w") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    write_bytes_atomic(path, json.dumps(manifest.to_json(), separators=(",", ":")))

@@ -127,6 +127,27 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_bytes_atomic(path: Path, data: bytes | str, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary name and a rename: readers see the old or the new file.
+
+    ``durable`` fsyncs the file and its directory (manifests; not the agent's status, rewritten every
+    few seconds). On any failure (a full disk) the temporary file is removed: nothing is left behind.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
 def write_atomic(table: pa.Table, path: Path, *, row_group_size: int | None = None, **options) -> int:
     """Write ``table`` to ``path`` atomically; return the file size in bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ for query engines it never calls.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import logging
@@ -37,6 +38,7 @@ from workbench.store._segment import (
     check_segment,
     sort_samples,
     write_atomic,
+    write_bytes_atomic,
     write_samples,
 )
 from workbench.store._snapshot import Snapshot, take_snapshot
@@ -286,6 +288,14 @@ class Store:
         """Record catalogue entries (idempotent; a conflicting unit or kind is refused)."""
         cat = self._catalog()
         d = self.layout.catalog_dir
+        try:
+            self._register(cat, d, specs)
+        except OSError as exc:  # a full disk, a read-only home: say so; write_bytes_atomic left no .tmp file
+            raise unwritable(exc, "the metric catalogue", d) from None
+        finally:
+            self._catalog_cache = None
+
+    def _register(self, cat: dict, d: Path, specs: Iterable[MetricSpec]) -> None:
         d.mkdir(parents=True, exist_ok=True)
         for spec in specs:
             old = cat.get(spec.name)
@@ -298,11 +308,7 @@ class Store:
                     )
                 if old == spec.to_dict():
                     continue
-            path = d / f"{spec.name}.json"
-            tmp = d / f".{spec.name}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps(spec.to_dict()))
-            os.replace(tmp, path)
-        self._catalog_cache = None
+            write_bytes_atomic(d / f"{spec.name}.json", json.dumps(spec.to_dict()), durable=False)
 
     def _ensure_catalog(self, names: Iterable[str]) -> None:
         cat = self._catalog()
@@ -784,6 +790,14 @@ def _split_by_host(table: pa.Table):
         import pyarrow.compute as pc
 
         yield h, table.filter(pc.equal(table.column("host"), h))
+
+
+def unwritable(exc: OSError, what: str, path: Path) -> StoreError:
+    """A clear error for a write into the home that the system refused (a full disk, a read-only home)."""
+    hint = (" (the file system holding the home is full). Free some space, or record into another home "
+            "(--home DIR or WORKBENCH_HOME)." if exc.errno in (errno.ENOSPC, errno.EDQUOT) else
+            ". Check that the home is writable by you, or use another one (--home DIR).")
+    return StoreError(f"Cannot write {what} in {path}: {exc.strerror or exc}{hint}", path=str(path), errno=exc.errno)
 
 
 def _ago(seconds: float) -> str:
