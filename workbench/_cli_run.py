@@ -54,7 +54,7 @@ def add_commands(sub) -> None:
                    help="run at most K jobs at once, a fixed limit (default: the governor decides)")
     r.add_argument("--progress", choices=("auto", "live", "plain"), default="auto",
                    help="live view on a terminal, one line per event otherwise (default auto)")
-    one = r.add_argument_group("one command (ignored with --file: set these per job there)")
+    one = r.add_argument_group("one command (with --file, set these per job in the file)")
     one.add_argument("--job-name", help="the job's name (default: the program's name)")
     one.add_argument("--timeout", help="stop each try after this long, e.g. 90s, 10min")
     one.add_argument("--retry", type=int, default=0, metavar="N", help="retry up to N times after a failure")
@@ -73,6 +73,11 @@ def _single_job(args) -> dict:
         if cmd:
             raise _usage(f"`workbench run` takes either --file or a command after --, not both; got --file "
                          f"{args.file} and {' '.join(cmd)!r}.")
+        given = [f"--{f.replace('_', '-')}" for f in ("job_name", "timeout", "memory_limit", "nice", "cpu_affinity")
+                 if getattr(args, f) is not None] + (["--retry"] if args.retry else [])
+        if given:
+            raise _usage(f"{', '.join(given)} set(s) one command's job; with --file set them per job in "
+                         f"{args.file} (timeout = \"1h\", retry = 2, ...) or in a [templates.X] table.")
         return {}
     if not cmd:
         raise _usage("`workbench run` needs a command after -- (e.g. `workbench run -- make -j4`) or a jobs file "

@@ -144,7 +144,8 @@ def test_one_command_and_what_is_wrong_on_the_command_line(tmp_path):
     for args, words in ((["--timeout", "soon", "--", "true"], "timeout must be a positive duration"),
                         ([], "needs a command after --"),
                         (["--file", "x.toml", "--", "true"], "either --file or a command"),
-                        (["--max-workers", "0", "--", "true"], "max_workers must be an integer >= 1")):
+                        (["--max-workers", "0", "--", "true"], "max_workers must be an integer >= 1"),
+                        (["--file", "x.toml", "--timeout", "5"], "--timeout set(s) one command's job")):
         res = _run(home, *args)
         assert res.returncode == 2 and words in res.stderr, (args, res.stderr)
 
