@@ -204,7 +204,8 @@ class ThrottledExecutor(Executor):
     breaker:
         A :class:`CircuitBreaker` applied per tag and per task name, or ``None``.
     sink:
-        Receives every :class:`TaskRun`; default a bounded :class:`MemorySink` (``.sink``).
+        Receives every :class:`TaskRun`; default a bounded :class:`MemorySink` (``.sink``), or for a
+        named executor a :class:`StoreSink` writing its home's ``task_runs``.
     profile:
         ``"cpu"``, ``"io"`` or ``"mixed"``: defaults for backend, worker bound, CPU target
         and niceness / scheduling class of process workers.
@@ -351,6 +352,10 @@ class ThrottledExecutor(Executor):
             from workbench.execute._publish import ExecutorControl
 
             self._control = ExecutorControl(name, store, interval=control_interval)
+            if sink is None:  # a named executor records every run in its home's task_runs by default
+                from workbench.execute._record import StoreSink
+
+                self.sink = StoreSink(self._control.store)
         elif store is not None:
             raise ConfigError("store= is where a named executor publishes its state; give name= too.")
         self._hk = threading.Thread(target=self._housekeeping, name="throttled-housekeeping", daemon=True)
@@ -1056,7 +1061,7 @@ class ThrottledExecutor(Executor):
             tasks = self._select(tag, name, key, futures)
             for task in tasks:
                 task.priority = float(priority)
-                self._queue.reprioritise(task, task.priority)
+            self._queue.reprioritise_many(tasks, float(priority))
             self._work.notify_all()
         return len(tasks)
 
