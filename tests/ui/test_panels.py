@@ -324,3 +324,22 @@ def _walk(widget):
     yield widget
     for child in getattr(widget, "children", ()):
         yield from _walk(child)
+
+
+def test_every_slow_refresh_gets_its_turn(store):
+    """One slow panel per tick, and none starves: each runs about once per its period."""
+    from workbench.ui import Dashboard
+
+    dash = Dashboard(store)
+    counts = dict.fromkeys(dash._every, 0)
+    for name in counts:
+        def counted(name=name):
+            counts[name] += 1
+        getattr(dash, name).refresh_slow = counted
+    for panel in dash.panels:
+        panel.refresh = lambda: None
+    for _ in range(600):
+        dash.tick()
+    for name, every in dash._every.items():
+        assert 600 // every - 2 <= counts[name] <= 600 // every, (name, counts)
+    dash.page_log.detach()

@@ -111,6 +111,8 @@ class Dashboard(traitlets.HasTraits):
         self.clock = Clock(interval_ms=int(interval * 1000))
         self.clock.observe(lambda _c: self.tick(), names="tick")
         self.ticks = 0
+        self._every = dict(self.SLOW)
+        self._due = dict(self.SLOW)  # panel -> the tick its next slow refresh is due
         self.tick_seconds: list[float] = []
         self._loaded = False
 
@@ -229,9 +231,12 @@ class Dashboard(traitlets.HasTraits):
         try:
             for panel in (self.kpis, self.live, self.processes, self.alerts, self.executors, self.forecast):
                 panel.refresh()
-            due = [name for name, every in self.SLOW if self.ticks % every == 0]
-            if due:  # one slow panel per tick; the rest wait their turn
-                getattr(self, due[self.ticks % len(due)]).refresh_slow()
+            # one slow panel per tick, the most overdue; the rest wait their turn (never skipped)
+            overdue = [(due, name) for name, due in self._due.items() if due <= self.ticks]
+            if overdue:
+                due, name = min(overdue)
+                self._due[name] = max(due + self._every[name], self.ticks + 1)  # keeps each panel's rate
+                getattr(self, name).refresh_slow()
         except Exception:  # noqa: BLE001 - a tick must never stop the clock
             log.exception("refresh tick %d failed", self.ticks)
         finally:
