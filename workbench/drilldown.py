@@ -228,6 +228,7 @@ class Incident:
                                   "margin": {"t": 10}, "legend": {"orientation": "h", "y": -0.25}}
         if len(t):
             layout["yaxis"]["domain"] = [0.35, 1]
+            layout["xaxis"]["anchor"] = "y2"  # the time axis under the task bars, not across them
             layout["yaxis2"] = {"domain": [0, 0.28], "type": "category", "title": {"text": "tasks"}}
             for row in t.itertuples(index=False):
                 end = row.ended if pd.notna(row.ended) else self.end

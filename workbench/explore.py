@@ -212,7 +212,7 @@ class PeriodComparison:
              "line": {"color": "#1d4ed8"}},
             {"type": "bar", "x": hours, "y": self.frame["difference"].tolist(), "name": "difference", "yaxis": "y2",
              "marker": {"color": "#f59e0b"}, "opacity": 0.5},
-        ], "layout": {"xaxis": {"title": {"text": "hours into the period"}},
+        ], "layout": {"xaxis": {"title": {"text": "hours into the period"}, "anchor": "y2"},
                       "yaxis": {"domain": [0.35, 1]}, "yaxis2": {"domain": [0, 0.28], "title": {"text": "Δ"}},
                       "margin": {"t": 10}, "legend": {"orientation": "h", "y": -0.2}}}
 

@@ -126,6 +126,8 @@ def test_forecast_setup_widgets_start_from_the_parameters_and_follow_the_choice(
     pd.testing.assert_series_equal(setup.series(), y)  # the same series load_series gives for the parameters
     direct = store.sql("SELECT DISTINCT labels FROM samples_1h WHERE host = ? AND metric = ? ORDER BY labels", [HOST, METRIC])
     assert [v for _, v in setup.labels.options] == direct["labels"].tolist()
+    quiet = setup.compare(show=False)
+    assert setup.table.value == "" and list(quiet.table.index)
     cmp = setup.compare()
     assert list(cmp.table.index) == sorted(["naive", "drift"], key=lambda m: cmp.table.loc[m, "mase"])
     assert cmp.results["naive"].summary["h"] == 12 and "mase" in setup.table.value

@@ -286,7 +286,8 @@ class DetectorScore:
             {"type": "scatter", "mode": "lines", "name": f"threshold {thr:.3f}", "x": [x[0], x[-1]], "y": [thr, thr],
              "yaxis": "y2", "line": {"color": "#dc2626", "dash": "dash"}},
             _legend_traces()[0],
-        ], "layout": {"xaxis": {"type": "date"}, "yaxis": {"domain": [0.45, 1], "title": {"text": self.metric}},
+        ], "layout": {"xaxis": {"type": "date", "anchor": "y2"},  # the time axis under the score, not across it
+                      "yaxis": {"domain": [0.45, 1], "title": {"text": self.metric}},
                       "yaxis2": {"domain": [0, 0.38], "range": [0, 1.02], "title": {"text": "score"}},
                       "shapes": shapes, "margin": {"t": 10}, "legend": {"orientation": "h", "y": -0.15}}}
 
@@ -415,6 +416,15 @@ def write_rule(spec: Mapping[str, Any], path: str | os.PathLike | None = None, *
 
 
 # --------------------------------------------------------------------------- widgets
+# An ipywidgets HTML gives its content the line height of a one-line widget; tables need their own.
+_TABLE_CSS = ("<style>.wb-lab-table{border-collapse:collapse;line-height:1.4;margin:4px 0}"
+              ".wb-lab-table td,.wb-lab-table th{padding:2px 10px;text-align:right}</style>")
+
+
+def _table(frame: pd.DataFrame, index: bool = True) -> str:
+    return frame.to_html(border=0, index=index, classes="wb-lab-table")
+
+
 class DetectorLab:
     """Detector, threshold and rule on widgets: pick a detector, move the threshold, see the NAB
     score and the rule it makes, and write it to ``workbench.toml`` with a button.
@@ -485,14 +495,14 @@ class DetectorLab:
         self.chart.figure = self.result.figure(thr)
         at = self.result.at(thr).round(3)
         best = self.result.table().round(3)
-        self.scores.value = (f"<b>NAB scores at {thr:.3f}</b> (proposed: {_floor(self.result.proposed_threshold, 4)}, "
-                             f"NAB's best for the standard profile){at.to_html(border=0)}"
-                             f"<details><summary>NAB's best threshold per profile</summary>{best.to_html(border=0)}</details>")
+        self.scores.value = (f"{_TABLE_CSS}<b>NAB scores at {thr:.3f}</b> (proposed: {_floor(self.result.proposed_threshold, 4)}, "
+                             f"NAB's best for the standard profile){_table(at)}"
+                             f"<details><summary>NAB's best threshold per profile</summary>{_table(best)}</details>")
         self._show_rule()
 
     def _show_rule(self) -> None:
         self.toml.value = (f"<p>Rule for {html.escape(str(config_path(self.path)))}:</p>"
-                           f"<pre>{html.escape(rule_toml(self.spec()))}</pre>")
+                           f"<pre style='line-height:1.35;margin:0'>{html.escape(rule_toml(self.spec()))}</pre>")
         self.message.value = ""
 
     def write(self) -> Path:
@@ -575,4 +585,4 @@ class LabelPanel:
             self.labels.value = "<p><i>No operator labels on these hosts yet.</i></p>"
             return
         shown = found[["verdict", "host", "metric", "start", "end", "by", "note"]].tail(10)
-        self.labels.value = f"<b>Operator labels on {html.escape(', '.join(hosts))}</b>{shown.to_html(index=False, border=0)}"
+        self.labels.value = f"{_TABLE_CSS}<b>Operator labels on {html.escape(', '.join(hosts))}</b>{_table(shown, index=False)}"

@@ -572,14 +572,19 @@ class ForecastSetup:
         labels = c["labels"] if c["labels"] else None
         return load_series(self.store, c["metric"], host=c["host"], labels=labels, step=c["step"], window=c["window"])
 
-    def compare(self, y: pd.Series | None = None, **kw: Any) -> Comparison:
-        """Backtest the chosen models on the chosen series (or ``y``) and show it in the panel."""
+    def compare(self, y: pd.Series | None = None, *, show: bool = True, **kw: Any) -> Comparison:
+        """Backtest the chosen models on the chosen series (or ``y``); ``show`` puts the table
+        and chart in the panel too (the button does; a notebook cell that shows them itself need not)."""
         c = self.chosen
         if not c["models"]:
             raise DataError("Choose at least one model on the widgets.")
         y = self.series() if y is None else y
         cmp = compare_models(y, c["models"], horizon=c["horizon"], n_windows=kw.pop("n_windows", self.n_windows), **kw)
-        shown = cmp.table.round(4).to_html(border=0)
+        if not show:
+            return cmp
+        shown = ("<style>.wb-lab-table{border-collapse:collapse;line-height:1.4}.wb-lab-table td,"
+                 ".wb-lab-table th{padding:2px 10px;text-align:right}</style>"
+                 + cmp.table.round(4).to_html(border=0, classes="wb-lab-table"))
         failed = "".join(f"<li>{m}: {e}</li>" for m, e in cmp.errors.items())
         self.table.value = shown + (f"<p>Left out:</p><ul>{failed}</ul>" if failed else "")
         self.chart.figure = cmp.figure()
