@@ -87,3 +87,20 @@ def test_without_ageing_low_priority_runs_last():
             ex.options(priority=1).submit(order.append, "high")
         ex.resume()
     assert order == ["high"] * 100 + ["low"]
+
+
+def test_reprioritising_many_at_once_keeps_ages_and_order_and_drops_dead_slots():
+    from workbench.execute import AgeingQueue
+
+    q = AgeingQueue(ageing=10.0)
+    items = [object() for _ in range(200)]
+    for i, it in enumerate(items):
+        q.push(it, i % 3, enqueued=float(i))
+    q.remove(items[0])
+    assert q.reprioritise_many(items[::2], 5.0) == 99  # items[0] was no longer queued
+    assert len(q._heap) == len(q) == 199  # rebuilt once: no lazily deleted slots left
+    want = sorted(((5.0 if i % 2 == 0 else i % 3) - i / 10.0, -i) for i in range(1, 200))
+    got = []
+    while len(q):
+        got.append(items.index(q.pop()))
+    assert got == [-i for _, i in sorted(want, reverse=True)]

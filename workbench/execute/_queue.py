@@ -57,6 +57,21 @@ class AgeingQueue:
         self.push(item, priority, entry[3])
         return True
 
+    def reprioritise_many(self, items: list[Any], priority: float) -> int:
+        """Give many queued items one new priority (each keeps its age); returns how many
+        were queued. Past a few items the keys are rewritten in place and the heap is
+        rebuilt once (O(n), dropping lazily removed slots) instead of one push per item."""
+        entries = [e for e in (self._entries.get(id(item)) for item in items) if e is not None]
+        if len(entries) <= 32:
+            for e in entries:
+                self.reprioritise(e[2], priority)
+            return len(entries)
+        for e in entries:
+            e[0] = self._key(priority, e[3])
+        self._heap = [e for e in self._heap if e[2] is not None]
+        heapq.heapify(self._heap)
+        return len(entries)
+
     def _prune(self) -> None:
         while self._heap and self._heap[0][2] is None:
             heapq.heappop(self._heap)
