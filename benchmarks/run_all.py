@@ -61,6 +61,7 @@ def benches(data: Path, out: Path) -> list[Bench]:
         Bench("control_latency", ["control_latency.py"],
               ["control_latency.py", "--actions", "20", "--executor-actions", "20", "--duration", "15"]),
         Bench("run_overhead", ["run_overhead.py"], ["run_overhead.py", "--jobs", "200", "--rounds", "1"]),
+        Bench("report", ["report.py"], ["report.py", "--days", "1"]),
         Bench("dashboard", ["dashboard.py", "--minutes", "30", "--glances", str(Path(sys.executable).with_name("glances"))],
               ["dashboard.py", "--minutes", "1", "--glances", str(Path(sys.executable).with_name("glances"))]),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -65,7 +66,7 @@ def unit_title(unit: str) -> str:
 def yaxis_for(unit: str) -> dict[str, Any]:
     axis: dict[str, Any] = {"title": {"text": unit_title(unit)}}
     if unit == "1":
-        axis["tickformat"] = ".0%"
+        axis["tickformat"] = ".1~%"
     elif unit.startswith("By"):
         axis["tickformat"] = ".3s"
     return axis
@@ -136,18 +137,38 @@ def data_attr(name: str, value: Any) -> str:
 
 
 def chart(figure: dict[str, Any], *, name: str, height: int = 320) -> str:
-    """One plotly figure as a ``<div>`` (plotly.js comes once per page from :func:`plotly_js`)."""
+    """One plotly figure as a ``<div>`` (plotly.js comes once per page from :func:`plotly_js`).
+
+    The legend sits at the bottom of the figure, two names a row, below the
+    axis and its date labels; the figure grows by its rows so the plot keeps
+    its height however many series it draws.
+    """
     import plotly.io as pio
 
-    layout = {"template": _template(), "height": height, "margin": {"l": 60, "r": 20, "t": 36, "b": 40},
-              "legend": {"orientation": "h", "y": -0.18, "font": {"size": 10}}, "hovermode": "x unified",
-              "font": {"family": "system-ui, sans-serif", "size": 11}}
+    n = len(figure["data"])
+    rows = -(-n // 2) if n > 1 else 0
+    height += 18 * rows
+    layout = {"template": _template(), "height": height,
+              "margin": {"l": 60, "r": 20, "t": 36, "b": 56 + 18 * rows},
+              "legend": {"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.01,
+                         "font": {"size": 10}},
+              "showlegend": n > 1, "hovermode": "x unified", "font": {"family": "system-ui, sans-serif", "size": 11}}
     layout.update(figure.get("layout", {}))
     fig = {"data": figure["data"], "layout": layout}
-    div = pio.to_html(fig, include_plotlyjs=False, full_html=False, validate=False,
+    div = pio.to_html(fig, include_plotlyjs=False, full_html=False, validate=False, default_height=f"{height}px",
                       config={"displaylogo": False, "responsive": True,
                               "modeBarButtonsToRemove": ["sendDataToCloud"]})
-    return f'<div class="wb-chart" data-chart="{esc(name)}" data-traces="{len(figure["data"])}">{div}</div>'
+    div = _DRAW.sub(lambda m: m.group(1) + _WHEN_PARSED.format(m.group(2)) + m.group(3), div)
+    return f'<div class="wb-chart" data-chart="{esc(name)}" data-traces="{n}">{div}</div>'
+
+
+# A chart drawn while the page is still being parsed is sized for a layout that is not final
+# yet (the grid of charts fills in after it) and comes out clipped; so the saved page draws
+# every chart once the document is parsed. In a live notebook it is parsed already: draw now.
+_DRAW = re.compile(r'(<script[^>]*>)(.*?)(</script>)', re.S)
+_WHEN_PARSED = ('(function (draw) {{ if (document.readyState === "loading") '
+                '{{ document.addEventListener("DOMContentLoaded", draw); }} else {{ draw(); }} }})'
+                "(function () {{ {} }});")
 
 
 _TEMPLATE: dict[str, Any] = {}

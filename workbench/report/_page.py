@@ -62,9 +62,13 @@ def _iso(ts: pd.Series | pd.Index) -> list[str]:
     return [t.strftime("%Y-%m-%dT%H:%M:%S") for t in pd.DatetimeIndex(ts).tz_convert("UTC")]
 
 
-def _series_name(host: str, metric: str, labels: str, *, family: str) -> str:
+def _series_name(host: str, metric: str, labels: str, *, family: str, metric_too: bool = True) -> str:
+    """A short legend entry: the host, the metric's last part when a chart has several, the label values."""
+    from workbench.labels import parse_labels
+
     short = metric[len(family) + 1:] if metric.startswith(family + ".") else metric
-    return " ".join(p for p in (host, short, labels) if p)
+    values = [v for v in (parse_labels(labels) if labels else {}).values() if v != "total"]
+    return " ".join(p for p in (host, short if metric_too else "", "/".join(values)) if p)
 
 
 class Report:
@@ -151,14 +155,16 @@ class Report:
             if frame.empty:
                 continue
             traces = []
-            for i, ((host, metric, labels), grp) in enumerate(frame.groupby(["host", "metric", "labels"], sort=True)):
+            groups = list(frame.groupby(["host", "metric", "labels"], sort=True))
+            several = len({m for (_h, m, _l), _g in groups}) > 1
+            for i, ((host, metric, labels), grp) in enumerate(groups):
                 traces.append({"type": "scatter", "mode": "lines", "x": _iso(grp["ts"]), "y": grp["value"].tolist(),
-                               "name": _series_name(host, metric, labels, family=family),
+                               "name": _series_name(host, metric, labels, family=family, metric_too=several),
                                "line": {"width": 1.4, "color": PALETTE[i % len(PALETTE)]}})
             fig = {"data": traces, "layout": {"title": {"text": f"{family} ({unit_title(unit)})",
                                                         "font": {"size": 13}},
                                               "yaxis": yaxis_for(unit), "xaxis": self._xrange()}}
-            parts.append(chart(fig, name=f"{family}|{unit}", height=300))
+            parts.append(chart(fig, name=f"{family}|{unit}", height=280))
             shown[(family, unit)] = frame
         body = f'<div class="wb-grid">{"".join(parts)}</div>' if parts else \
             '<p class="wb-note">No samples in this period.</p>'
@@ -335,7 +341,7 @@ class Report:
         fig = {"data": [{"type": "bar", "x": cpu["host"].tolist(), "y": cpu["cpu"].tolist(), "name": "CPU busy",
                          "marker": {"color": "#2563eb"}}],
                "layout": {"title": {"text": "CPU busy, mean over the period"}, "yaxis": {"tickformat": ".0%"},
-                          "hovermode": "closest", "margin": {"b": 90}}}
+                          "hovermode": "closest", "margin": {"b": 100}}}
         return Section("fleet", f"<h2>Fleet ({len(fl)} hosts)</h2>" + chart(fig, name="fleet", height=300)
                        + table_html, {"fleet": fl})
 
