@@ -28,6 +28,8 @@ SKIP = {
     "make run": "starts the agent and the dashboard until Ctrl-C (tests/test_cli_global_options.py runs "
                 "`workbench up`; tests/ui serve the dashboard)",
     "make test": "runs the whole test suite",
+    "workbench report    ": "runs the report notebook with papermill (~15 s); the `report daily ...` line below runs "
+                            "the same with parameters, and tests/report run reports on the demo data",
 }
 # A line that contains the key must exit 2 with this message: the demo has no such thing, and says so.
 EXPECTED_ERROR = {
@@ -66,12 +68,14 @@ def readme_env(demo_home, tmp_path_factory):
 
 
 def _sh_params():
-    for line in _sh_lines():
+    for i, line in enumerate(_sh_lines(), 1):
         skip = next((why for key, why in SKIP.items() if key in line), None)
-        yield pytest.param(line, marks=pytest.mark.skip(reason=skip)) if skip else line
+        words = re.sub(r"[^\w.=-]+", " ", line.split("#")[0].replace(".venv/bin/", "")).split()
+        yield pytest.param(line, id=f"{i}-{'_'.join(words[:4])}",
+                           marks=[pytest.mark.skip(reason=skip)] if skip else [])
 
 
-@pytest.mark.parametrize("line", _sh_params())
+@pytest.mark.parametrize("line", list(_sh_params()))
 def test_sh_example(readme_env, line):
     work, env = readme_env
     res = subprocess.run(["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=120)
