@@ -11,7 +11,7 @@ joined to it by pid as well. Every value is bound; the metric is checked against
 the catalogue and the host against the home's hosts.
 
 :func:`incidents` lists the alert episodes to pick from; :func:`drill_down` answers
-for one of them, or for any window.
+for one of them, or for any window; :class:`IncidentPicker` does both on widgets.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pandas as pd
 
 from workbench.errors import DataError
 
-__all__ = ["Incident", "incidents", "drill_down", "latest_incident", "PROCESS_CPU", "PROCESS_MEMORY"]
+__all__ = ["Incident", "IncidentPicker", "incidents", "drill_down", "latest_incident", "PROCESS_CPU", "PROCESS_MEMORY"]
 
 PROCESS_CPU = "process.cpu.utilization"
 PROCESS_MEMORY = "process.memory.usage"
@@ -413,3 +413,57 @@ def _ms(values: pd.Series) -> list:
 
 def _ms1(t: Any) -> int:
     return int(pd.Timestamp(t).tz_convert("UTC").value // 1_000_000) if pd.Timestamp(t).tzinfo else int(pd.Timestamp(t).value // 1_000_000)
+
+
+class IncidentPicker:
+    """Pick an alert episode from a list; the metric around it, the top processes and the
+    executor tasks then follow the choice. With no alert recorded, it shows the window
+    :func:`latest_incident` falls back to. ``picker.incident`` is the :class:`Incident` shown.
+    """
+
+    def __init__(self, store: Any, *, host: str | None = None, **kw: Any) -> None:
+        import ipywidgets as w
+
+        from workbench.ui import Chart
+
+        self.store, self._kw = store, kw
+        self.episodes = incidents(store, host=host).iloc[::-1].reset_index(drop=True)  # newest first
+        options = [(self._describe(row), i) for i, row in self.episodes.iterrows()]
+        self.pick = w.Dropdown(options=options or [("no alerts recorded: a window instead", -1)],
+                               description="alert", layout=w.Layout(width="640px"), disabled=not options)
+        self.chart = Chart(height=340)
+        self.details = w.HTML()
+        self.message = w.HTML()
+        self.widget = w.VBox([self.pick, self.message, self.chart, self.details])
+        self.incident = latest_incident(store, host=host, **kw)
+        self._show()
+        self.pick.observe(lambda _c: self._guard(self._choose), names="value")
+
+    @staticmethod
+    def _describe(row: pd.Series) -> str:
+        res = f"{pd.Timestamp(row['resolved']):%H:%M:%S}" if pd.notna(row["resolved"]) else "open"
+        rule = str(row["alert_id"]).split("|", 1)[0]
+        return f"{pd.Timestamp(row['fired']):%Y-%m-%d %H:%M:%S} – {res}  {rule} on {row['host']} ({row['severity']})"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _guard(self, fn) -> None:
+        try:
+            self.message.value = ""
+            fn()
+        except Exception as exc:  # noqa: BLE001 - a callback's error goes on the page, not into the void
+            self.message.value = f"<span style='color:#b91c1c'>{html.escape(str(exc))}</span>"
+
+    def _choose(self) -> None:
+        if self.pick.value >= 0:
+            self.incident = drill_down(self.store, self.episodes.iloc[self.pick.value], **self._kw)
+            self._show()
+
+    def _show(self) -> None:
+        self.chart.figure = self.incident.figure()
+        self.details.value = ("<style>.wb-incident{line-height:1.4}.wb-incident table{border-collapse:collapse}"
+                              ".wb-incident td,.wb-incident th{padding:2px 8px;text-align:right}</style>"
+                              f"<div class='wb-incident'>{self.incident._repr_html_()}</div>")

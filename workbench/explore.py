@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.drilldown import Incident, drill_down, incidents, latest_incident
+from workbench.drilldown import Incident, IncidentPicker, drill_down, incidents, latest_incident
 from workbench.errors import DataError
 
 __all__ = ["SqlResult", "sql", "Distribution", "distribution", "series_matrix", "correlations",
-           "PeriodComparison", "period_over_period", "Incident", "incidents", "drill_down", "latest_incident"]
+           "PeriodComparison", "period_over_period", "Incident", "IncidentPicker", "incidents", "drill_down",
+           "latest_incident"]
 
 
 @dataclass
@@ -214,7 +215,7 @@ class PeriodComparison:
              "marker": {"color": "#f59e0b"}, "opacity": 0.5},
         ], "layout": {"xaxis": {"title": {"text": "hours into the period"}, "anchor": "y2"},
                       "yaxis": {"domain": [0.35, 1]}, "yaxis2": {"domain": [0, 0.28], "title": {"text": "Δ"}},
-                      "margin": {"t": 10}, "legend": {"orientation": "h", "y": -0.2}}}
+                      "margin": {"t": 10}, "legend": {"orientation": "h", "y": -0.35}}}
 
 
 def period_over_period(store: Any, metric: str, *, host: str | None = None, labels: Any = None,

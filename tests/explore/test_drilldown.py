@@ -154,3 +154,18 @@ def test_bad_input_is_refused_with_what_to_do(store):
         explore.drill_down(store, host=HOST, metric=METRIC, start="1h", top=0)
     with pytest.raises(DataError, match="missing"):
         explore.drill_down(store, {"alert_id": "x"})
+
+
+def test_incident_picker_follows_the_choice(store, demo_home):
+    picker = explore.IncidentPicker(store, before="2min", after="2min")
+    found = explore.incidents(store)
+    assert len(picker.pick.options) == len(found) and picker.pick.value == 0
+    assert picker.incident.fired == found["fired"].iloc[-1]  # the newest first
+    oldest = len(found) - 1
+    picker.pick.value = oldest
+    direct = explore.drill_down(store, found.iloc[0], before="2min", after="2min")
+    assert picker.incident.fired == found["fired"].iloc[0]
+    assert picker.incident.metric_rows["value"].tolist() == direct.metric_rows["value"].tolist()
+    assert picker.chart.figure == direct.figure() and "Top 5 processes by CPU" in picker.details.value
+    fresh = explore.IncidentPicker(Store(demo_home))
+    assert fresh.pick.disabled and fresh.incident.alert_id is None and "No executor tasks ran then" in fresh.details.value
