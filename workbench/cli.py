@@ -669,7 +669,8 @@ def cmd_executors(args) -> int:
     df = control.executors(Store(_config(args).home))
     if args.format == "table":
         if not len(df):
-            print("no named executor has run in this home: give one a name, ThrottledExecutor(name='nightly')")
+            print("no named executor has run in this home: `workbench run --name NAME -- CMD` runs one, and in "
+                  "Python an executor shows here when it has a name: ThrottledExecutor(name='nightly')")
             return 0
         df = df.assign(alive=df["alive"].map({True: "yes", False: "GONE"}),
                        throughput=df["throughput"].map(lambda v: "" if v is None or v != v else f"{v:.1f}/s"))
@@ -893,6 +894,18 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as exc:
         for message in getattr(exc, "errors", None) or [str(exc)]:  # several problems: one line each
             print(f"error: {message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        import errno
+
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        # A full disk or a read-only home reached a writer that has no message of its own: say it plainly.
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror}{where}. " + (
+            "The file system is full: free some space, or use another home (--home DIR)."
+            if exc.errno != errno.EROFS else "The home is read-only: use a writable one (--home DIR)."),
+            file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

@@ -195,3 +195,14 @@ def test_a_full_disk_shows_in_status_and_the_log_and_a_new_home_there_is_a_clear
     assert "could not write to the store: recovered after" in log
     assert "samples kept in memory are written" in log
     assert out["tmp"] == []  # no .tmp litter left by the failed writes
+
+
+def test_any_command_that_fills_the_disk_ends_in_a_clear_error(tmp_path):
+    """`workbench demo` into a home with room for a third of it: a message, not an OSError traceback."""
+    unshare, mnt = _tmpfs(tmp_path, "400k")
+    script = f"mount -t tmpfs -o size=400k tmpfs '{mnt}' && \"$@\"; rc=$?; find '{mnt}' -name '*.tmp'; exit $rc"
+    res = subprocess.run([unshare, "--mount", "sh", "-c", script, "sh", *CLI, "--home", str(mnt / "home"), "demo",
+                          "--no-compact"], capture_output=True, text=True, env=_env(), timeout=120)
+    assert res.returncode == 2, (res.stdout, res.stderr[-2000:])
+    assert "error: No space left on device" in res.stderr and "free some space" in res.stderr
+    assert "Traceback" not in res.stderr and ".tmp" not in res.stdout
