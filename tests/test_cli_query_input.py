@@ -47,6 +47,12 @@ def test_a_range_that_ends_before_it_starts_is_refused(demo_home):
     assert res.returncode == 2 and "before it starts" in res.stderr, res.stderr
 
 
+def test_an_unreadable_time_is_named_by_its_option(demo_home):
+    res = _wb(demo_home, "query", *CPU, "--since", "yesterday")
+    assert res.returncode == 2, res.stderr
+    assert "error: --since 'yesterday' is neither a duration ago ('30min', '1h', '-5h', '7d') nor a time" in res.stderr
+
+
 @pytest.mark.parametrize(("out", "message"), [
     ("/nonexistent/x.csv", "the directory /nonexistent does not exist. Create it first (mkdir -p /nonexistent)"),
     ("{file}/x.csv", "is not a directory"),

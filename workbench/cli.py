@@ -247,6 +247,7 @@ def cmd_query(args) -> int:
     store = Store(cfg.home)
     labels = parse_labels(",".join(args.labels)) if args.labels else None
     out = _check_out(args.out) if args.out else None  # before the query: a bad path is found at once
+    _check_times(args)
     df = store.query(args.metric, args.since, args.until, labels=labels, step=args.step, agg=args.agg, host=args.host_filter)
     if out is not None:
         try:
@@ -261,6 +262,19 @@ def cmd_query(args) -> int:
     else:
         _print_df(df, args.format)
     return 0
+
+
+def _check_times(args) -> None:
+    """--since/--until as the user typed them, refused in those words (the store says 'start'/'end')."""
+    from workbench.errors import DataError
+    from workbench.store._timeutil import resolve_time
+
+    for flag, value in (("--since", args.since), ("--until", args.until)):
+        try:
+            resolve_time(value, what=flag)
+        except DataError:
+            raise WorkbenchError(f"{flag} {value!r} is neither a duration ago ('30min', '1h', '-5h', '7d') nor a "
+                                 "time ('2026-03-01T12:00', read as UTC, or with an offset).", value=value) from None
 
 
 def _check_out(text: str) -> Path:
