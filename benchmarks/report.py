@@ -171,9 +171,16 @@ def agent_while_reporting(home: Path, tmp: Path, timeout: float = 300) -> dict[s
         while time.monotonic() < t_end:
             try:
                 rss = agent.memory_info().rss
-                kids = [c for c in agent.children(recursive=True) if "workbench.report._child" in " ".join(c.cmdline())]
-            except psutil.Error:
+                children = agent.children(recursive=True)
+            except psutil.Error:  # the agent itself is gone
                 break
+            kids = []
+            for c in children:
+                try:
+                    if "workbench.report._child" in " ".join(c.cmdline()):
+                        kids.append(c)
+                except psutil.Error:  # a child that has just ended
+                    pass
             if kids:
                 seen_child = True
                 during.append(rss)

@@ -131,7 +131,8 @@ class Report:
         cards = []
         for r in k.itertuples(index=False):
             cls = ""
-            if isinstance(r.change, float) and math.isfinite(r.change) and r.change != 0:
+            moved = abs(r.relative_change) >= 0.005 if math.isfinite(r.relative_change) else r.change != 0
+            if isinstance(r.change, float) and math.isfinite(r.change) and moved:
                 cls = "wb-up" if r.change > 0 else "wb-down"
             cards.append(
                 f'<div class="wb-card" data-kpi="{esc(r.key)}" {data_attr("value", r.mean)} '
@@ -299,13 +300,12 @@ class Report:
             parts.append('<p class="wb-note">No series moved its level by 10 % or more.</p>')
         else:
             rows = []
-            for r in sh.itertuples(index=False):
-                cls = "wb-up" if r.change > 0 else "wb-down"
+            for r in sh.itertuples(index=False):  # no colour: up is bad for CPU busy, good for idle
                 rows.append(f'<li data-host="{esc(r.host)}" data-metric="{esc(r.metric)}" '
                             f'data-labels="{esc(r.labels)}" {data_attr("change", float(r.change))}>'
                             f"<b>{esc(r.host)}</b> {esc(r.metric)} {esc(r.labels)}: "
                             f"{esc(fmt(r.previous, r.unit))} → {esc(fmt(r.current, r.unit))} "
-                            f'<span class="{cls}">({esc(fmt_change(r.change, r.relative_change, r.unit))}, '
+                            f'<span>({esc(fmt_change(r.change, r.relative_change, r.unit))}, '
                             f"{abs(r.z):.1f}× its hourly spread)</span></li>")
             parts.append("<h3>Largest shifts in level</h3><ul>" + "".join(rows) + "</ul>")
         pat = ch["patterns"]
