@@ -299,6 +299,7 @@ class Panel(W.VBox):
         self.last_refresh: float | None = None
         self.refresh_seconds = 0.0
         self.errors = 0
+        self.generation = 0  # counts changes of the inputs
         self.add_class("wb-panel")
         self.add_class(f"wb-{type(self).__name__.lower()}")
         with self.hold_trait_notifications():
@@ -312,6 +313,7 @@ class Panel(W.VBox):
         return f'<h2 class="wb-h">{esc(self.title_text)}{extra}</h2>'
 
     def _on_inputs(self, change: dict) -> None:
+        self.generation += 1
         if self._started:
             self.guard(self._inputs_changed)
 
@@ -352,7 +354,35 @@ class Panel(W.VBox):
         pass
 
     def _refresh_slow(self) -> None:
-        pass
+        if self.loads_in_background:
+            self._apply_slow(self._load_slow())
+
+    # A panel whose slow refresh reads a lot splits it in two: ``_load_slow()`` only
+    # reads (the store is safe to use from several threads) and returns what to draw;
+    # ``_apply_slow(data)`` changes the widgets. A page's clock runs the first in a
+    # worker thread and the second on the kernel's own thread, so that a click never
+    # waits behind a long read.
+    def _load_slow(self) -> Any:
+        raise NotImplementedError
+
+    def _apply_slow(self, data: Any) -> None:
+        raise NotImplementedError
+
+    @property
+    def loads_in_background(self) -> bool:
+        return type(self)._load_slow is not Panel._load_slow
+
+    def load_slow_in(self, pool: Any) -> Any:
+        """Start ``_load_slow`` in ``pool``; :meth:`apply_loaded` applies its result (or its
+        error, to the page log) unless the panel's inputs changed meanwhile."""
+        self._started = True
+        return (self.generation, pool.submit(self._load_slow))
+
+    def apply_loaded(self, job: Any) -> None:
+        generation, future = job
+        if generation != self.generation:
+            return  # read for a host or range no longer shown
+        self.guard(lambda: self._apply_slow(future.result()))
 
 
 def buttons(specs: Iterable[tuple[str, str, Callable[[Any], None]]]) -> list[W.Button]:

@@ -69,19 +69,16 @@ class LiveChart(Panel):
     def _unit(self) -> str:
         return unit_of(self.store, self.metric)
 
-    def _refresh_slow(self) -> None:
+    def _load_slow(self) -> dict | None:
         if not (self.host and self.metric):
-            return
+            return None
         start, end, step = range_window(self.range)
-        self._step = step
-        self.tier = tier_for_step(step)
+        tier = tier_for_step(step)
         # Raw ranges grow tick by tick with whole buckets only (the last, still
         # filling, bucket is appended once complete); rollup ranges are re-read.
-        end_b = math.floor(end / step) * step if self.tier == "raw" else end
+        end_b = math.floor(end / step) * step if tier == "raw" else end
         frame = self._query(start, end_b, step)
-        self.frame = frame
         series = list(dict.fromkeys(frame["labels"]))[: self.max_series] if len(frame) else []
-        self._order = series
         unit = self._unit()
         traces = []
         for i, labels in enumerate(series):
@@ -95,7 +92,6 @@ class LiveChart(Panel):
             })
         shapes, annotations = self._zones(frame)
         traces += self._markers(start, end)
-        self._last_bucket = end_b
         layout = {
             "margin": {"l": 56, "r": 12, "t": 8, "b": 36}, "uirevision": f"{self.host}|{self.metric}|{self.range}",
             "xaxis": {"type": "date", "title": {"text": "UTC"}, "range": [start * 1000, end * 1000]},
@@ -103,16 +99,24 @@ class LiveChart(Panel):
             "yaxis2": {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
             "legend": {"orientation": "h", "y": -0.25, "font": {"size": 11}},
             "shapes": shapes, "annotations": annotations,
-            "meta": {"tier": self.tier, "step": step, "host": self.host, "metric": self.metric},
+            "meta": {"tier": tier, "step": step, "host": self.host, "metric": self.metric},
         }
         if not traces:
             layout["annotations"] = [{"text": f"no data for {esc(self.metric)} on {esc(self.host)} in the last {esc(self.range)}",
                                       "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]
-        self.chart.figure = {"data": traces, "layout": layout}
-        tier_name = {"raw": "raw samples", "1m": "1-minute rollups", "1h": "hourly rollups"}[self.tier]
-        self._header.value = self._title_html(
-            f' <span class="wb-muted wb-small">{esc(self.metric)} · {esc(self.host)} · {esc(self.range)} · '
-            f'{tier_name}, {step:g} s buckets</span>')
+        tier_name = {"raw": "raw samples", "1m": "1-minute rollups", "1h": "hourly rollups"}[tier]
+        header = self._title_html(f' <span class="wb-muted wb-small">{esc(self.metric)} · {esc(self.host)} · '
+                                  f'{esc(self.range)} · {tier_name}, {step:g} s buckets</span>')
+        return {"figure": {"data": traces, "layout": layout}, "header": header, "frame": frame, "series": series,
+                "step": step, "tier": tier, "end": end_b}
+
+    def _apply_slow(self, data: dict | None) -> None:
+        if data is None:
+            return
+        self._step, self.tier, self._last_bucket = data["step"], data["tier"], data["end"]
+        self.frame, self._order = data["frame"], data["series"]
+        self.chart.figure = data["figure"]
+        self._header.value = data["header"]
 
     def _refresh(self) -> None:
         """Append buckets completed since the last call (raw-sample ranges only)."""
@@ -212,9 +216,9 @@ class CoreHeatmap(Panel):
         self.children = [self._header, self.chart]
         traitlets.link((self, "theme"), (self.chart, "theme"))
 
-    def _refresh_slow(self) -> None:
+    def _load_slow(self) -> dict | None:
         if not self.host:
-            return
+            return None
         start, end, step = range_window(self.range)
         step = max(step, 10.0)
         frame = self.store.query("system.cpu.utilization", _ts(start), _ts(end), step=step, host=self.host,
@@ -222,14 +226,13 @@ class CoreHeatmap(Panel):
         if len(frame):
             frame = frame[~frame["labels"].str.contains("cpu=total", regex=False)]
         if not len(frame):
-            self.chart.figure = placeholder(f"no per-core CPU data for {esc(self.host)}")
-            return
+            return placeholder(f"no per-core CPU data for {esc(self.host)}")
         frame = frame.assign(core=[int(parse_labels(lab)["cpu"]) for lab in frame["labels"]], busy=1 - frame["value"])
         grid = frame.pivot_table(index="core", columns="ts", values="busy", aggfunc="mean").sort_index()
         z = [[None if not math.isfinite(v) else round(float(v), 4) for v in row] for row in grid.to_numpy()]
         import pandas as pd
 
-        self.chart.figure = {
+        return {
             "data": [{"type": "heatmap", "z": z, "x": epoch_ms(pd.Series(grid.columns)),
                       "y": [f"cpu {c}" for c in grid.index], "zmin": 0, "zmax": 1,
                       "colorscale": "YlOrRd", "reversescale": True, "colorbar": {"tickformat": ".0%", "thickness": 10},
@@ -238,3 +241,7 @@ class CoreHeatmap(Panel):
                        "yaxis": {"autorange": "reversed", "automargin": True},
                        "uirevision": f"{self.host}|{self.range}", "meta": {"tier": tier_for_step(step)}},
         }
+
+    def _apply_slow(self, figure: dict | None) -> None:
+        if figure is not None:
+            self.chart.figure = figure

@@ -11,6 +11,7 @@ import getpass
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ipywidgets as W
@@ -113,6 +114,10 @@ class Dashboard(traitlets.HasTraits):
         self.ticks = 0
         self._every = dict(self.SLOW)
         self._due = dict(self.SLOW)  # panel -> the tick its next slow refresh is due
+        # Slow reads run here, off the kernel's thread, so that a click never waits behind one
+        # (a thread, not a process: the reads are DuckDB queries, which release the GIL).
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-slow-refresh")
+        self._loading: dict[str, Any] = {}
         self.tick_seconds: list[float] = []
         self._loaded = False
 
@@ -229,14 +234,22 @@ class Dashboard(traitlets.HasTraits):
         t0 = time.perf_counter()
         self.ticks += 1
         try:
+            for name, job in list(self._loading.items()):
+                if job[1].done():
+                    del self._loading[name]
+                    getattr(self, name).apply_loaded(job)
             for panel in (self.kpis, self.live, self.processes, self.alerts, self.executors, self.forecast):
                 panel.refresh()
             # one slow panel per tick, the most overdue; the rest wait their turn (never skipped)
-            overdue = [(due, name) for name, due in self._due.items() if due <= self.ticks]
+            overdue = [(due, name) for name, due in self._due.items() if due <= self.ticks and name not in self._loading]
             if overdue:
                 due, name = min(overdue)
                 self._due[name] = max(due + self._every[name], self.ticks + 1)  # keeps each panel's rate
-                getattr(self, name).refresh_slow()
+                panel = getattr(self, name)
+                if panel.loads_in_background:  # read in the worker; drawn by a later tick
+                    self._loading[name] = panel.load_slow_in(self._worker)
+                else:
+                    panel.refresh_slow()
         except Exception:  # noqa: BLE001 - a tick must never stop the clock
             log.exception("refresh tick %d failed", self.ticks)
         finally:

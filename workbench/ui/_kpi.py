@@ -156,11 +156,13 @@ class KpiCards(Panel):
             self.values = values
             self._draw()
 
-    def _refresh_slow(self) -> None:
-        if not self.host:
-            return
-        self._history, self._change = kpi_history(self.store, self.host, self.range, self.kpis)
-        self._draw()
+    def _load_slow(self) -> Any:
+        return kpi_history(self.store, self.host, self.range, self.kpis) if self.host else None
+
+    def _apply_slow(self, data: Any) -> None:
+        if data is not None:
+            self._history, self._change = data
+            self._draw()
 
     def _inputs_changed(self) -> None:
         self._history, self._change, self.values = {}, {}, {}

@@ -131,7 +131,7 @@ class FleetView(Panel):
         if 0 <= index < len(self.hosts):
             self.selected = self.hosts[index]
 
-    def _refresh_slow(self) -> None:
+    def _load_slow(self) -> tuple[list[str], list]:
         import pandas as pd
 
         hosts = self.store.hosts()
@@ -153,6 +153,10 @@ class FleetView(Panel):
             n = counts.get(h, 0)
             row.append((str(n), n))
             rows.append(row)
+        return hosts, rows
+
+    def _apply_slow(self, data: tuple[list[str], list]) -> None:
+        hosts, rows = data
         self.hosts = hosts
         self.table.set_rows(rows)
         if self.selected in hosts:
