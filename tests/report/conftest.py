@@ -1,7 +1,7 @@
 """Fixtures for the report tests: one real report run on the demo data, tiny notebooks, Chromium.
 
-The browser fixtures are the dashboard tests' own (Debian's Chromium driven
-by Playwright, see ``tests/ui/conftest.py``).
+The browser fixtures (Debian's Chromium driven by Playwright) are the
+session's one browser, from ``tests/conftest.py``, shared with the dashboard tests.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tests.ui.conftest import browser, chromium, output_dir  # noqa: F401 - fixtures shared with the UI tests
 
 
 @pytest.fixture(scope="session")

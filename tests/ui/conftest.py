@@ -3,13 +3,14 @@
 Chromium is Debian's (``make test`` installs it with apt when missing, see
 ``scripts/ensure-chromium``); Playwright drives it through
 ``executable_path`` because Playwright's own browser download does not exist
-here. Screenshots go to ``test-output/`` at the top of the checkout.
+here. Screenshots go to ``test-output/`` at the top of the checkout. The browser
+fixtures themselves (``chromium``, ``browser``, ``output_dir``) are in
+``tests/conftest.py``: the report tests use the same session browser.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -47,31 +48,6 @@ def wait_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | None = N
             last = exc
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s: {last}")
-
-
-@pytest.fixture(scope="session")
-def output_dir() -> Path:
-    OUTPUT.mkdir(exist_ok=True)
-    return OUTPUT
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium")
-    if not path:
-        pytest.fail("chromium is not installed: `make test` installs it (scripts/ensure-chromium), "
-                    "or set WORKBENCH_CHROMIUM to a Chromium binary")
-    return path
-
-
-@pytest.fixture(scope="session")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def start_dashboard(home: Path, *, token: str | None = None, cull_idle: int = 60, preheat: bool = True,
