@@ -199,8 +199,9 @@ class ThrottledExecutor(Executor):
         task of priority ``p`` waits at most ``ageing * (P - p)`` seconds longer than
         the work already ahead of it, ``P`` the highest priority submitted.
     retry_budget:
-        A :class:`RetryBudget`; the default lets ``10 + 0.2 * submitted`` retries start
-        per second, and delays (never drops) the retries past that.
+        A :class:`RetryBudget`; the default is a bucket of ``10 + 0.2 * submitted``
+        retries (submitted in the last second) refilled at that many per second; a retry
+        past it is delayed until there is room, never dropped.
     breaker:
         A :class:`CircuitBreaker` applied per tag and per task name, or ``None``.
     sink:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import errno
 import math
 import random
@@ -99,21 +98,23 @@ class Retry:
 
 @dataclass
 class RetryBudget:
-    """Caps how fast an executor retries: a time-windowed budget that refills.
+    """Caps how fast an executor retries: a token bucket that refills.
 
-    In any ``window`` seconds at most ``min_retries + ratio * (tasks submitted in the
-    last window)`` retries start (Finagle's retry budget, with ``min_retries`` per
-    window as its reserve). Without a budget a systematic failure (a dead database)
-    multiplies the load by the number of attempts exactly when the system is least able
-    to take it.
+    The bucket holds ``min_retries + ratio * (tasks submitted in the last window)``
+    retries and refills at that many per ``window`` seconds (Finagle's retry budget,
+    with ``min_retries`` as its reserve): a burst of failures may retry at once up to
+    the bucket's size, after that retries start at the refill rate. Without a budget a
+    systematic failure (a dead database) multiplies the load by the number of attempts
+    exactly when the system is least able to take it.
 
-    A retry the budget has no room for now is **delayed** to when the window has room
-    again, never dropped: the work was asked to be retried. Only when that would be
-    more than ``max_delay`` seconds away (``None``: no bound) or the budget allows no
-    retry at all is the try **refused** and the task fails. Either way the executor
-    says so in the task's record (``notes``) and in its exception (``add_note``).
+    A retry the bucket has no token for now is **delayed** until it has one, never
+    dropped: the work was asked to be retried. Only when that would be more than
+    ``max_delay`` seconds away (``None``: no bound) or the budget allows no retry at all
+    is the try **refused** and the task fails. Either way the executor says so in the
+    task's record (``notes``) and in its exception (``add_note``).
 
-    :meth:`grant` is a pure policy with the clock passed in (testable without threads).
+    :meth:`grant` is a pure policy with the clock passed in (testable without threads);
+    it is the generic cell rate algorithm, O(1) per retry.
     """
 
     ratio: float = 0.2
@@ -134,7 +135,7 @@ class RetryBudget:
         if self.max_delay is not None and not self.max_delay >= 0:
             raise ConfigError(f"RetryBudget(max_delay=...) must be None or >= 0 seconds; got {self.max_delay!r}.",
                               max_delay=self.max_delay)
-        self._grants: list[float] = []  # start times of granted retries (some in the future), sorted
+        self._tat = -math.inf  # the bucket's "theoretical arrival time": empty again at this time
         self._marks: deque[tuple[float, int]] = deque()  # (time, submitted so far), for "submitted in window"
 
     def describe(self) -> str:
@@ -149,32 +150,28 @@ class RetryBudget:
             marks.popleft()
 
     def capacity(self, now: float, submitted: int) -> int:
-        """Retries allowed in the window ending at ``now``."""
+        """The bucket's size (and refill per window) at ``now``."""
         self.mark(now, submitted)
         base = self._marks[0][1] if self._marks[0][0] <= now - self.window else 0
         return int(self.min_retries + self.ratio * max(0, submitted - base))
 
-    def grant(self, now: float, submitted: int, at: float | None = None) -> float | None:
-        """Reserve one retry wanted at ``at`` (default ``now``): return when it may start
-        (``at``, or later when the budget is spent), or ``None`` when it is refused."""
-        at = now if at is None else max(now, at)
-        grants = self._grants
-        del grants[:bisect.bisect_right(grants, now - self.window)]
+    def _slot(self, now: float, submitted: int, at: float) -> tuple[float, float] | None:
         cap = self.capacity(now, submitted)
         if cap < 1:
+            return None
+        interval = self.window / cap
+        return max(at, self._tat - (self.window - interval)), interval
+
+    def grant(self, now: float, submitted: int, at: float | None = None) -> float | None:
+        """Take one retry wanted at ``at`` (default ``now``): return when it may start
+        (``at``, or later when the bucket is empty), or ``None`` when it is refused."""
+        at = now if at is None else max(now, at)
+        slot = self._slot(now, submitted, at)
+        if slot is None or (self.max_delay is not None and slot[0] - at > self.max_delay):
             self.refused += 1
             return None
-        t = at
-        while True:
-            lo = bisect.bisect_right(grants, t - self.window)
-            hi = bisect.bisect_right(grants, t)
-            if hi - lo < cap:
-                break
-            t = grants[hi - cap] + self.window  # when the oldest grant that keeps the window full leaves it
-        if self.max_delay is not None and t - at > self.max_delay:
-            self.refused += 1
-            return None
-        bisect.insort(grants, t)
+        t, interval = slot
+        self._tat = max(self._tat, t) + interval
         self.used += 1
         if t > at:
             self.delayed += 1
@@ -183,11 +180,9 @@ class RetryBudget:
     def allow(self, submitted: int, now: float | None = None) -> bool:
         """Take a retry if one may start right now (no delay); ``False`` leaves the budget as it was."""
         now = time.monotonic() if now is None else now
-        grants = self._grants
-        del grants[:bisect.bisect_right(grants, now - self.window)]
-        if bisect.bisect_right(grants, now) - bisect.bisect_right(grants, now - self.window) < self.capacity(
-                now, submitted):
-            bisect.insort(grants, now)
-            self.used += 1
-            return True
-        return False
+        slot = self._slot(now, submitted, now)
+        if slot is None or slot[0] > now:
+            return False
+        self._tat = max(self._tat, now) + slot[1]
+        self.used += 1
+        return True
