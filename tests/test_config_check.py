@@ -165,6 +165,15 @@ def test_webhook_timeout_is_a_duration_and_sends(hook):
     assert got and got[0]["rule"] == "cpu_high"
 
 
+def test_channels_made_in_python_take_durations_too():
+    from workbench.detect import EmailChannel, WebhookChannel
+
+    assert WebhookChannel("https://h.example/x", timeout="5s").timeout == 5.0
+    assert EmailChannel(host="smtp.example", to=["a@example"], sender="b@example", timeout="1min").timeout == 60.0
+    with pytest.raises(ConfigError, match="WebhookChannel 'webhook': timeout must be positive"):
+        WebhookChannel("https://h.example/x", timeout=0)
+
+
 def test_executor_options_are_keyword_arguments():
     cfg = config_from_dict({"executor": {"max_workers": 3, "block_timeout": "2min", "backend": "process"}})
     assert executor_options(cfg) == {"max_workers": 3, "block_timeout": 120.0, "backend": "process"}

@@ -27,6 +27,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from workbench._redact import redact_url
+from workbench.config import positive_duration
 from workbench.detect._errors import CircuitOpenError, NotifyError, RuleError
 from workbench.detect._rules import SEVERITIES, Matcher
 
@@ -220,7 +221,7 @@ class WebhookChannel(Channel):
         self.url = url
         self.url_env = url_env
         self.name = name
-        self.timeout = timeout
+        self.timeout = positive_duration(timeout, f"{type(self).__name__} {name!r}: timeout")  # '5s' too
         self.retries = retries
         self.backoff = backoff
         self.headers_env = dict(headers_env or {})
@@ -310,7 +311,7 @@ class EmailChannel(Channel):
         self.name = name
         self.starttls = starttls
         self.username_env, self.password_env = username_env, password_env
-        self.timeout = timeout
+        self.timeout = positive_duration(timeout, f"{type(self).__name__} {name!r}: timeout")  # '5s' too
         self.breaker = breaker if breaker is not None else CircuitBreaker()
 
     def _deliver(self, note: Notification) -> None:
