@@ -66,16 +66,33 @@ class FakeClock:
 
 @pytest.mark.slow
 def test_service_runs_reports_in_a_child_and_a_failure_raises_an_alert(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
     from workbench.report._config import ReportSpec
     from workbench.report._service import ReportService, read_schedule_state
     from workbench.store import Store
 
+    posted: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server API)
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    notify = {"channels": {"hook": {"kind": "webhook", "url": f"http://127.0.0.1:{srv.server_port}/r"}}}
     home = tmp_path / "home"
     home.mkdir()
     nb = tiny_notebook(tmp_path / "r.ipynb", ["print('fine')", "if fail:\n    raise RuntimeError('disk gone')"])
     clock = FakeClock(t("2026-03-01T06:59:00"))
-    spec = ReportSpec("daily", cron="0 7 * * *", notebook=str(nb), params={"fail": False})
-    svc = ReportService({"daily": spec}, home, host="reporter", clock=clock)
+    spec = ReportSpec("daily", cron="0 7 * * *", notebook=str(nb), params={"fail": False}, deliver=("hook",))
+    svc = ReportService({"daily": spec}, home, notify, host="reporter", clock=clock)
     svc.poll()
     assert svc.running() == []
     clock.now = t("2026-03-01T07:00:10")
@@ -100,6 +117,8 @@ def test_service_runs_reports_in_a_child_and_a_failure_raises_an_alert(tmp_path)
     assert state["runs"]["daily"]["status"] == "ok", state
     assert state["last_slots"]["daily"] == t("2026-03-01T07:00:00")
     ok_dir = state["runs"]["daily"]["dir"]
+    # the child delivered it: the webhook got the report's path (the failure below sends no report)
+    assert [p["alerts"][0]["path"] for p in posted] == [f"daily/{ok_dir.rsplit('/', 1)[1]}/report.html"], posted
 
     # the next day's run fails: the previous report stays, the cell and error are recorded, an alert fires
     svc.specs["daily"] = ReportSpec("daily", cron="0 7 * * *", notebook=str(nb), params={"fail": True})
@@ -115,3 +134,5 @@ def test_service_runs_reports_in_a_child_and_a_failure_raises_an_alert(tmp_path)
     assert list(alerts["state"]) == ["firing"], alerts
     assert alerts["labels"].iloc[0] == "report=daily" and alerts["host"].iloc[0] == "reporter"
     assert "cell 3" in alerts["summary"].iloc[0] and "disk gone" in alerts["summary"].iloc[0]
+    assert len(posted) == 2 and posted[1]["rule"] == "report_failed" and posted[1]["event"] == "firing"
+    srv.shutdown()
