@@ -183,7 +183,9 @@ def test_detector_lab_widgets_score_propose_and_write(store, start, tmp_path):
     assert lab.threshold.value == pytest.approx(lab.result.proposed_threshold, abs=1e-3)
     assert "NAB scores at" in lab.scores.value and "[[alerts.rules]]" in lab.toml.value
     assert lab.chart.figure["data"][1]["name"] == "mad score"
+    assert lab.name.value == f"mad-{HOST}"
     lab.detector.value = "surprise"
+    assert lab.name.value == f"surprise-{HOST}"  # the generated name follows the detector; a typed one would stay
     assert lab.result.detector == "surprise" and lab.threshold.value == pytest.approx(lab.result.proposed_threshold, abs=1e-3)
     # the slider's value (rounded down) keeps NAB's best score: rounding up would drop the point it was chosen for
     assert lab.result.at(lab.threshold.value).loc["standard", "score"] == pytest.approx(lab.result.nab["standard"].normalized)
@@ -194,6 +196,9 @@ def test_detector_lab_widgets_score_propose_and_write(store, start, tmp_path):
     assert tomllib.loads(path.read_text())["alerts"]["rules"][0]["fire"] == 0.9 and "Written to" in lab.message.value
     lab.write_button.click()  # the same name again: refused, the reason on the page
     assert "Two rules are named" in lab.message.value
+    lab.name.value = "my rule"
+    lab.detector.value = "mad"
+    assert lab.spec()["name"] == "my rule" and "my rule" in lab.toml.value
 
 
 def test_label_panel_saves_the_chosen_verdict(store, start):

@@ -457,6 +457,7 @@ class DetectorLab:
                               w.HBox([self.name, self.write_button]), self.toml, self.message])
         self.result: DetectorScore | None = None
         self._quiet = False
+        self._auto_name = ""
         self._rescore()
         self.detector.observe(lambda _c: self._guard(self._rescore), names="value")
         self.threshold.observe(lambda _c: None if self._quiet else self._guard(self._redraw), names="value")
@@ -477,7 +478,10 @@ class DetectorLab:
 
     def _rescore(self) -> None:
         self.result = score_detector(self.store, self.detector.value, series=self.series, **self._kw)
-        self.name.value = self.name.value or f"{self.detector.value}-{self._kw['host']}"
+        auto = f"{self.detector.value}-{self._kw['host']}"
+        if not self.name.value or self.name.value == self._auto_name:  # a name the user typed stays
+            self.name.value = auto
+        self._auto_name = auto
         self._quiet = True  # one redraw below, not one more from the slider's observer
         try:
             self.threshold.value = _floor(self.result.proposed_threshold, 3)
