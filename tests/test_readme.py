@@ -28,8 +28,10 @@ SKIP = {
     "make run": "starts the agent and the dashboard until Ctrl-C (tests/test_cli_global_options.py runs "
                 "`workbench up`; tests/ui serve the dashboard)",
     "make test": "runs the whole test suite",
-    "workbench report    ": "runs the report notebook with papermill (~15 s); the `report daily ...` line below runs "
-                            "the same with parameters, and tests/report run reports on the demo data",
+    "workbench report    ": "runs the report notebook with papermill (15-30 s here); tests/report run reports on "
+                            "the demo data",
+    "workbench report daily": "the same papermill run with parameters (15-30 s here); the demo hosts it names exist, "
+                              "and tests/report check parameters against the demo data",
 }
 # A line that contains the key must exit 2 with this message: the demo has no such thing, and says so.
 EXPECTED_ERROR = {
