@@ -15,6 +15,11 @@ last line is ``standard=... reward_low_FP_rate=... reward_low_FN_rate=...``.
 shared reference data and prints our figures beside the published ones.
 ``python benchmarks/nab.py sensitivity`` reruns the default detector with one
 parameter changed at a time, to show how sharp the chosen parameter set is.
+``python benchmarks/nab.py folds`` measures generalisation: leave one NAB
+category out, choose the parameters (from the small grid ``FOLD_GRID``) and
+the threshold on the other categories, score the held-out one, and print the
+held-out score beside the in-sample one (parameters and threshold chosen on
+all 30 files, the held-out category included).
 """
 
 from __future__ import annotations
@@ -152,6 +157,103 @@ def run_sensitivity(out_root: Path) -> None:
               f"{s['reward_low_FN_rate'].normalized:7.1f} {spent:9.1f}", flush=True)
 
 
+#: the parameters that matter (docs/benchmarks/detect.md, sensitivity), a few values each;
+#: ``folds`` runs the detector once per combination over the 30 files (~10-20 s each)
+FOLD_GRID: dict[str, dict[str, list]] = {
+    "default": {"rest_period": [100, 150, 200], "rest_level": [0.3, 0.35]},
+}
+
+
+def _grid(axes: dict[str, list]) -> list[dict]:
+    combos = [{}]
+    for name, values in axes.items():
+        combos = [c | {name: v} for c in combos for v in values]
+    return combos
+
+
+def _scores(data: Path, detector: str, params: dict) -> dict[str, tuple]:
+    """``{category/file.csv: (timestamps, scores)}`` for every file, in memory."""
+    out = {}
+    for path in _files(data):
+        frame = pd.read_csv(path)
+        ts = pd.to_datetime(frame["timestamp"])
+        series = pd.Series(frame["value"].to_numpy(float), index=ts)
+        out[f"{path.parent.name}/{path.name}"] = (ts.to_numpy(), score_series(make_detector(detector, **params), series).to_numpy())
+    return out
+
+
+def _pooled(parts: list) -> float:
+    """Normalised score of several disjoint file sets, each scored at its own threshold."""
+    raw = sum(p.raw for p in parts)
+    null = sum(p.null for p in parts)
+    perfect = sum(p.perfect for p in parts)
+    return 100.0 * (raw - null) / (perfect - null)
+
+
+def run_folds(detector: str = "default", axes: dict[str, list] | None = None) -> dict:
+    """Leave-one-category-out: parameters and threshold chosen without the held-out category."""
+    data = SHARED / "nab" / "data"
+    windows = json.loads((SHARED / "nab" / "labels" / "combined_windows.json").read_text())
+    grid = _grid(FOLD_GRID.get(detector, {}) if axes is None else axes)
+    t0 = time.perf_counter()
+    runs = []
+    for params in grid:
+        t1 = time.process_time()
+        runs.append((params, _scores(data, detector, params)))
+        print(f"ran {detector} {params or '(defaults)'}: {time.process_time() - t1:.1f} s CPU", flush=True)
+    keys = sorted(runs[0][1])
+    categories = sorted({k.split("/")[0] for k in keys})
+    profiles = list(score_nab({keys[0]: runs[0][1][keys[0]]}, windows))
+
+    def pick(subset):
+        """Best combination and its threshold per profile, chosen on ``subset`` of the files."""
+        best = {}
+        for params, res in runs:
+            out = score_nab({k: res[k] for k in subset}, windows)
+            for p, s in out.items():
+                if p not in best or s.normalized > best[p][2].normalized:
+                    best[p] = (params, res, s)
+        return best
+
+    def at(choice, subset):
+        return {
+            p: score_nab({k: res[k] for k in subset}, windows, thresholds={p: s.threshold})[p]
+            for p, (params, res, s) in choice.items()
+        }
+
+    everything = pick(keys)
+    table = {"in-sample, all 30 files": ({p: everything[p][2] for p in profiles}, {p: everything[p][0] for p in profiles})}
+    held_parts = {p: [] for p in profiles}
+    rows = []
+    for cat in categories:
+        test = [k for k in keys if k.startswith(cat + "/")]
+        train = [k for k in keys if not k.startswith(cat + "/")]
+        chosen = pick(train)
+        held = at(chosen, test)
+        inside = at(everything, test)
+        for p in profiles:
+            held_parts[p].append(held[p])
+        rows.append((cat, len(test), inside, held, chosen))
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n{detector}: leave one category out, grid {FOLD_GRID.get(detector) if axes is None else axes}")
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, load average {load}, "
+          f"{time.perf_counter() - t0:.0f} s wall")
+    print("held-out category (files)          in-sample std/lowFP/lowFN   held-out std/lowFP/lowFN  chosen on the rest (standard)")
+    for cat, n, inside, held, chosen in rows:
+        a = "/".join(f"{inside[p].normalized:.1f}" for p in profiles)
+        b = "/".join(f"{held[p].normalized:.1f}" for p in profiles)
+        c = ", ".join(f"{k}={v}" for k, v in chosen["standard"][0].items())
+        thr = chosen["standard"][2].threshold
+        print(f"{cat + f' ({n})':34s} {a:>27s}   {b:>24s}  {c}, threshold {thr:.3f} "
+              f"(tp {held['standard'].tp} fp {held['standard'].fp} fn {held['standard'].fn})")
+    pooled = "/".join(f"{_pooled(held_parts[p]):.1f}" for p in profiles)
+    ins = "/".join(f"{everything[p][2].normalized:.1f}" for p in profiles)
+    c = ", ".join(f"{k}={v}" for k, v in everything["standard"][0].items())
+    print(f"{'all 30 (held-out: pooled folds)':34s} {ins:>27s}   {pooled:>24s}  in-sample choice: {c}, "
+          f"threshold {everything['standard'][2].threshold:.3f}")
+    return {"rows": rows, "in_sample": everything, "pooled": {p: _pooled(held_parts[p]) for p in profiles}, "table": table}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -167,12 +269,16 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--out", type=Path, default=Path("/tmp/workbench-nab"))
     v = sub.add_parser("sensitivity", help="the default detector with one parameter changed at a time")
     v.add_argument("--out", type=Path, default=Path("/tmp/workbench-nab"))
+    f = sub.add_parser("folds", help="leave one category out: held-out scores beside in-sample ones")
+    f.add_argument("--detector", default="default", choices=sorted(DETECTORS))
     args = parser.parse_args(argv)
     if args.cmd == "detect":
         spent = detect(args.data, args.detector, args.out)
         print(f"wrote {args.out} ({spent:.1f}s detecting)")
     elif args.cmd == "score":
         score(args.data, args.windows, args.results)
+    elif args.cmd == "folds":
+        run_folds(args.detector)
     elif args.cmd == "sensitivity":
         run_sensitivity(args.out)
     else:

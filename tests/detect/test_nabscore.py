@@ -71,3 +71,25 @@ def test_fp_far_from_windows_and_probation_ignored():
 def test_missing_windows_file_is_a_clear_error():
     with pytest.raises(KeyError, match="No anomaly windows"):
         score_nab({"a/f.csv": (TS, np.zeros(N))}, {})
+
+
+def test_fixed_threshold_scores_like_the_sweep_at_its_own_threshold():
+    """Held-out scoring uses a threshold chosen elsewhere; at the sweep's own choice it agrees with the sweep."""
+    rng = np.random.default_rng(3)
+    files = {f"a/f{i}.csv": (TS, rng.random(N)) for i in range(3)}
+    wins = {key: WIN for key in files}
+    swept = score_nab(files, wins)
+    fixed = score_nab(files, wins, thresholds={p: s.threshold for p, s in swept.items()})
+    for profile, s in swept.items():
+        f = fixed[profile]
+        assert (f.threshold, f.tp, f.fp, f.fn) == (s.threshold, s.tp, s.fp, s.fn)
+        assert f.raw == pytest.approx(s.raw) and f.normalized == pytest.approx(s.normalized)
+    # a threshold above every score detects nothing: every window missed, score 0 (the null detector)
+    none = score_nab(files, wins, thresholds={"standard": 2.0})["standard"]
+    assert (none.tp, none.fp, none.fn) == (0, 0, 3) and none.normalized == pytest.approx(0.0)
+    # one detection halfway into the window, nothing else: as test_one_detection_halfway_into_window
+    scores = np.zeros(N)
+    scores[45] = 0.9
+    one = score_nab({"a/f.csv": (TS, scores)}, {"a/f.csv": WIN}, thresholds={"standard": 0.5})["standard"]
+    assert (one.tp, one.fp, one.fn) == (1, 0, 0)
+    assert one.raw == pytest.approx(scaled_sigmoid(-0.5) / scaled_sigmoid(-1.0))

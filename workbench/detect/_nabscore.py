@@ -197,17 +197,41 @@ def _best_threshold(sweeps: Sequence[FileSweep], cost: Mapping[str, float]):
     return best
 
 
+def _score_at(sweeps: Sequence[FileSweep], cost: Mapping[str, float], threshold: float):
+    """Score at a given threshold (detection: ``score >= threshold``); (threshold, raw, tp, fp, fn)."""
+    raw, tp, fp, fn = 0.0, 0, 0, 0
+    for sw in sweeps:
+        keep = sw.window != _PROBATION
+        hit = keep & (np.nan_to_num(sw.scores, nan=0.0) >= threshold)
+        weights = _row_weights(sw, cost)
+        outside = hit & (sw.window < 0)
+        raw += float(weights[outside].sum())
+        fp += int(outside.sum())
+        for k in np.unique(sw.window[keep & (sw.window >= 0)]):
+            inside = hit & (sw.window == k)
+            if inside.any():
+                raw += float(weights[inside].max())
+                tp += 1
+            else:
+                raw -= cost["fn"]
+                fn += 1
+    return float(threshold), raw, tp, fp, fn
+
+
 def score_corpus(
     files: Mapping[str, tuple[Sequence, Sequence[float]]],
     windows: Mapping[str, Sequence[Sequence]],
     profiles: Mapping[str, Mapping[str, float]] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> dict[str, CorpusScore]:
     """Score a detector's output over a corpus with NAB's rules.
 
     ``files`` maps a file key (``category/name.csv``) to ``(timestamps, scores)``;
     ``windows`` maps the same keys to ``[[start, end], ...]``. Returns one
     :class:`CorpusScore` per profile, the threshold chosen per profile over the
-    whole corpus as NAB does.
+    whole corpus as NAB does, or, for a profile named in ``thresholds``, the
+    threshold given there (a threshold chosen on other files, for held-out
+    scoring).
     """
     profiles = PROFILES if profiles is None else profiles
     missing = sorted(set(files) - set(windows))
@@ -224,7 +248,10 @@ def score_corpus(
     n_windows = sum(sw.n_windows for sw in sweeps)
     out = {}
     for name, cost in profiles.items():
-        thr, raw, tp, fp, fn = _best_threshold(sweeps, cost)
+        if thresholds is not None and name in thresholds:
+            thr, raw, tp, fp, fn = _score_at(sweeps, cost, thresholds[name])
+        else:
+            thr, raw, tp, fp, fn = _best_threshold(sweeps, cost)
         null = _best_threshold(nulls, cost)[1]
         perfect = n_windows * cost["tp"]
         norm = 100.0 * (raw - null) / (perfect - null) if perfect != null else 0.0
