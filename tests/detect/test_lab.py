@@ -142,6 +142,9 @@ def test_rule_backtest_is_backtest_rule_on_the_stored_history(store, start):
     rec = oplabels.label_alert(store, {"host": HOST, "metric": METRIC, "labels": SERIES, **got.result.episodes.iloc[0]},
                                "false_alarm", note="batch job")
     assert rec["alert_id"] == got.result.episodes["alert_id"].iloc[0] and rec["start"] == pd.Timestamp(ep["fired"].iloc[0]).floor("us")
+    again = backtest_stored(store, spec, start=start)  # the label counts in the next back-test
+    assert again.episodes()["labelled false alarm"].tolist() == [True] + [False] * (len(ep) - 1)
+    assert again.summary()["labelled_false_alarms_hit"] == 1 and not ep["labelled false alarm"].any()
     oplabels.withdraw_label(store, rec["label_id"])
 
 

@@ -120,6 +120,7 @@ class RuleBacktest:
     series: pd.Series
     incidents: list[tuple[pd.Timestamp, pd.Timestamp]]
     result: BacktestResult
+    false_alarms: list[tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=list)  # labelled "false_alarm"
 
     @property
     def days(self) -> float:
@@ -131,10 +132,12 @@ class RuleBacktest:
         out = self.result.summary()
         out["alerts_per_day"] = round(out["alerts"] / self.days, 3)
         out["labelled_incidents"] = len(self.incidents)
+        out["labelled_false_alarms_hit"] = int(self.episodes()["labelled false alarm"].sum()) if len(self.result.episodes) else 0
         return out
 
     def episodes(self) -> pd.DataFrame:
-        """One row per would-be alert: fired, resolved, and the labelled incident it caught (blank: none)."""
+        """One row per would-be alert: fired, resolved, the labelled incident it caught (blank: none),
+        and whether an operator labelled it (or its time) a false alarm."""
         ep = self.result.episodes[["fired", "resolved"]].copy()
         lead = pd.Timedelta(hours=1)
         caught = []
@@ -142,6 +145,8 @@ class RuleBacktest:
             hit = [(a, b) for a, b in self.incidents if a - lead <= fired <= b]
             caught.append(f"{hit[0][0]:%Y-%m-%d %H:%M} – {hit[0][1]:%Y-%m-%d %H:%M}" if hit else "")
         ep["labelled incident caught"] = caught
+        ep["labelled false alarm"] = [any(a <= f <= b for a, b in self.false_alarms)
+                                      for f in pd.to_datetime(ep["fired"], utc=True)]
         return ep
 
     def figure(self) -> dict[str, Any]:
@@ -190,9 +195,12 @@ def backtest_stored(store: Any, spec: Mapping[str, Any], *, host: str | None = N
     lab = _series_labels(series)
     history = pd.DataFrame({"ts": series.index, "host": host, "metric": rule.metric, "labels": lab,
                             "value": series.to_numpy()})
+    from workbench.labels import incident_windows
+
     incidents = _windows(store, host, rule.metric, lab)
+    false_alarms = incident_windows(store, host=host, metric=rule.metric, labels=lab, verdict="false_alarm")
     result = backtest_rule(rule, history, incidents or None, **kw)
-    return RuleBacktest(dict(spec), rule, series, incidents, result)
+    return RuleBacktest(dict(spec), rule, series, incidents, result, false_alarms)
 
 
 # --------------------------------------------------------------------------- detectors
