@@ -11,6 +11,7 @@ later success resolves the alert a failure raised.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,31 @@ def report_outcome_alert(home: str | Path, name: str, result: Any, *, host: str 
 
     failed = result.status != "ok"
     rules = [r for r in rules_from_config(alerts or {}) if r.metric == METRIC] if alerts else []
+    detailed = None
     if not rules:
-        summary = (f"report {name} failed at {result.describe_failure()}" if failed else f"report {name} ran")
-        rules = [rule_from_dict({**DEFAULT_RULE, "summary": summary[:500]})]
+        # The rule stays the same from run to run (its saved state is restored only into an
+        # unchanged rule, and a failure is resolved by the next good run); this run's cell and
+        # error go into its records and notifications through a copy with them as summary.
+        base = rule_from_dict(DEFAULT_RULE)
+        rules = [base]
+        if failed:
+            detailed = dataclasses.replace(base, summary=f"report {name} failed at {result.describe_failure()}"[:500])
     store = Store(home, host=host or None)
     state = Path(home) / "reports" / ".alert_state"
+    state.parent.mkdir(parents=True, exist_ok=True)
     live = LiveAlerts(AlertManager(rules), store, router_from_config(notify or {}), state_path=state)
+    manager = live.manager
+
+    def use(rule):
+        manager.rules = [rule]
+        for a in manager.alerts.values():
+            a.rule = rule
+
+    if detailed is not None:
+        use(detailed)
     live.observe(int(time.time() * 1e6), store.host, [(METRIC, f"report={name}", 1.0 if failed else 0.0)])
     live.tick()
+    if detailed is not None:
+        use(rules[0])  # the state is saved under the unchanged rule
     live.close()
     return live.records_written

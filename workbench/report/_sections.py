@@ -366,6 +366,10 @@ def executor_runs(data: ReportData) -> dict[str, pd.DataFrame]:
 
 # --------------------------------------------------------------- what changed ---
 def _series_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        index = pd.MultiIndex.from_tuples([], names=["host", "metric", "labels"])
+        return pd.DataFrame({"sum": pd.Series(dtype=float), "count": pd.Series(dtype="int64"),
+                             "hour_std": pd.Series(dtype=float)}, index=index)
     g = frame.groupby(["host", "metric", "labels"], sort=False)
     return pd.DataFrame({"sum": g["sum"].sum(), "count": g["count"].sum(),
                          "hour_std": g.apply(lambda d: float((d["sum"] / d["count"]).std(ddof=0)),
@@ -389,7 +393,7 @@ def what_changed(data: ReportData, n: int = 8) -> dict[str, pd.DataFrame]:
     h = h[~h["metric"].str.startswith("process.").to_numpy() & np.array([_keep_series(lab) for lab in h["labels"]], bool)]
     cur = _series_stats(h[(h["ts"] >= data.period.start) & (h["ts"] < data.period.end)])
     prev = _series_stats(h[(h["ts"] >= data.period.prev_start) & (h["ts"] < data.period.start)])
-    both = cur.join(prev, how="inner", lsuffix="_cur", rsuffix="_prev")
+    both = cur.merge(prev, left_index=True, right_index=True, how="inner", suffixes=("_cur", "_prev"))
     both = both[(both["count_cur"] > 0) & (both["count_prev"] > 0)]
     shifts = pd.DataFrame({"current": both["sum_cur"] / both["count_cur"],
                            "previous": both["sum_prev"] / both["count_prev"]})
