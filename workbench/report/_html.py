@@ -40,7 +40,8 @@ STYLE = """
 .wb-report table.wb-table th { text-align: left; background: #f3f4f6; font-weight: 600; }
 .wb-report table.wb-table th, .wb-report table.wb-table td { padding: 3px 10px; border-bottom: 1px solid #e5e7eb;
   vertical-align: top; }
-.wb-report table.wb-table td { text-align: left; }
+.wb-report table.wb-table td { text-align: left; white-space: nowrap; }
+.wb-report table.wb-table td.wrap { white-space: normal; min-width: 16em; }
 .wb-report table.wb-table td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .wb-report .wb-chart { border: 1px solid #e5e7eb; border-radius: 8px; margin: 8px 0; padding: 4px; min-width: 0; }
 .wb-report .wb-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: 0 12px; }
@@ -59,16 +60,16 @@ def unit_title(unit: str) -> str:
         return _UNIT_NAMES[unit]
     if unit.startswith("{"):
         name, _, rest = unit[1:].partition("}")
-        return f"{name}s{rest}"
+        return f"{name + 'es' if name.endswith('s') else name + 's'}{rest}"
     return unit
 
 
 def yaxis_for(unit: str) -> dict[str, Any]:
-    axis: dict[str, Any] = {"title": {"text": unit_title(unit)}}
+    axis: dict[str, Any] = {"title": {"text": unit_title(unit)}, "rangemode": "nonnegative"}
     if unit == "1":
-        axis["tickformat"] = ".1~%"
+        axis["tickformat"] = ".3~p"  # three significant digits: 23.5%, 0.812%, 100%
     elif unit.startswith("By"):
-        axis["tickformat"] = ".3s"
+        axis["tickformat"] = ".3~s"
     return axis
 
 
@@ -122,7 +123,8 @@ def table(frame: pd.DataFrame, columns: list[tuple[str, str, Any]], *, css: str 
         for col, _h, f in columns:
             v = r.get(col)
             if f is None:
-                cells.append(f"<td>{esc(v)}</td>")
+                text = "" if v is None else str(v)
+                cells.append(f'<td class="wrap">{esc(text)}</td>' if len(text) > 40 else f"<td>{esc(text)}</td>")
             else:
                 cells.append(f'<td class="num">{esc(f(v))}</td>')
         extra = (" " + attrs(r)) if attrs else ""

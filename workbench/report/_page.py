@@ -120,10 +120,12 @@ class Report:
                   f"forecast horizon {esc(_human(self.horizon))} · generated {esc(generated)}</div>")
         return Section("header", html, {"hosts": hosts})
 
-    def _xrange(self) -> dict[str, Any]:
-        """Every chart of the period spans the whole period, so charts line up and gaps show."""
+    def _xrange(self, whole_hours: bool = False) -> dict[str, Any]:
+        """Every chart of the period spans the whole period, so charts line up and gaps show
+        (up to now, or to the end of the current hour for charts of hourly bars)."""
+        end = self.period.end if whole_hours else self.period.shown_end
         return {"type": "date", "range": [self.period.start.strftime("%Y-%m-%dT%H:%M:%S"),
-                                          self.period.shown_end.strftime("%Y-%m-%dT%H:%M:%S")]}
+                                          end.strftime("%Y-%m-%dT%H:%M:%S")]}
 
     # ------------------------------------------------------------- summary ---
     def summary(self) -> Section:
@@ -276,11 +278,12 @@ class Report:
         cols = [("name", "task", None)] + [(s, s, lambda v: f"{int(v)}") for s in states]
         cols.append(("mean_run_s", "mean run", lambda v: f"{v:.2f} s" if v == v else ""))
         hourly = ex["hourly"]
-        traces = [{"type": "bar", "x": _iso(hourly.index), "y": hourly[s].tolist(), "name": s,
+        traces = [{"type": "bar", "x": _iso(hourly.index + pd.Timedelta("30min")), "y": hourly[s].tolist(), "name": s,
+                   "width": 3600 * 1000 * 0.9, "hovertemplate": "%{y} " + s + "<extra></extra>",
                    "marker": {"color": {"done": "#16a34a", "failed": "#dc2626"}.get(s, PALETTE[i % len(PALETTE)])}}
                   for i, s in enumerate(hourly.columns)]
         fig = {"data": traces, "layout": {"barmode": "stack", "title": {"text": "tasks ended per hour"},
-                                          "yaxis": {"title": {"text": "tasks"}}}}
+                                          "yaxis": {"title": {"text": "tasks"}}, "xaxis": self._xrange(whole_hours=True)}}
         failed = ex["failures"]
         f_html = ("" if failed.empty else "<h3>Failures (latest)</h3>" + table(
             failed, [("ended", "ended (UTC)", fmt_time), ("name", "task", None), ("state", "state", None),
