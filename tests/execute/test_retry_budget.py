@@ -36,10 +36,10 @@ def test_sixty_tasks_forty_failing_once_all_succeed_with_the_default_budget():
     runs = {r.key: r for r in sink.runs}
     assert len(runs) == 60
     assert sorted(r.attempts for r in runs.values()) == [1] * 20 + [2] * 40
-    # the bucket holds 10 + 0.2 x 60 = 22 retries and refills at 22 per second: the rest were delayed
-    # (not dropped), and say so
+    # the bucket holds 10 + 0.2 x (submitted so far, <= 60) retries, at least 10, and refills at that many
+    # per second (it refills while the failures come in): the rest were delayed (not dropped), and say so
     delayed = [r for r in runs.values() if r.notes]
-    assert stats["retry_budget_delayed"] == len(delayed) and 1 <= len(delayed) <= 18
+    assert stats["retry_budget_delayed"] == len(delayed) and 1 <= len(delayed) <= 40 - 10
     assert all("delayed" in r.notes and "retry budget" in r.notes and r.state == "done" for r in delayed)
 
 
