@@ -42,6 +42,9 @@ def cmd_report(args) -> int:
     from workbench.report._run import run_report
     from workbench.store._timeutil import parse_duration
 
+    if args.keep is not None and args.keep < 1:
+        raise ReportError(f"--keep takes the number of runs to keep, 1 or more; got {args.keep}. "
+                          "(The newest good report is always kept.)")
     keep = args.keep if args.keep is not None else (spec.keep if spec else None)
     max_age = parse_duration(args.max_age, what="--max-age") if args.max_age else (spec.max_age if spec else None)
     print(f"workbench report: running {name!r} on {Path(cfg.home).resolve()} ...", file=sys.stderr, flush=True)
