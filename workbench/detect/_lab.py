@@ -35,14 +35,7 @@ import pandas as pd
 from workbench.detect._backtest import BacktestResult, backtest_rule
 from workbench.detect._base import score_series
 from workbench.detect._errors import RuleError
-from workbench.detect._nabscore import (
-    _PROBATION,
-    PROFILES,
-    CorpusScore,
-    _row_weights,
-    score_corpus,
-    sweep_file,
-)
+from workbench.detect._nabscore import PROFILES, CorpusScore, score_corpus
 from workbench.detect._registry import DETECTORS, make_detector
 from workbench.detect._rules import Rule, rule_from_dict, rules_from_config
 from workbench.errors import DataError
@@ -217,7 +210,6 @@ class DetectorScore:
     host: str = ""
     metric: str = ""
     labels: str = ""
-    _sweep: Any = field(default=None, repr=False)
 
     @property
     def proposed_threshold(self) -> float:
@@ -225,39 +217,26 @@ class DetectorScore:
         return min(float(self.nab["standard"].threshold), 1.0)
 
     def at(self, threshold: float) -> pd.DataFrame:
-        """NAB scores at ``threshold`` (one row per profile), by the same rules as :attr:`nab`,
-        plus how many points it flags and how many alerts a day that makes."""
+        """NAB scores at ``threshold`` (one row per profile), by the package's scorer
+        (:func:`~workbench.detect.score_nab` with ``thresholds=``), plus how many points it
+        flags and how many alerts a day that makes."""
         if not 0.0 <= threshold <= 1.0 or math.isnan(threshold):
             raise DataError(f"A detector threshold is a score in [0, 1]; got {threshold!r}.", threshold=threshold)
-        if self._sweep is None:
-            self._sweep = sweep_file(self.scores.index.tz_convert("UTC").tz_localize(None).to_numpy(),
-                                     self.scores.to_numpy(), [(a.tz_convert("UTC").tz_localize(None), b.tz_convert("UTC").tz_localize(None)) for a, b in self.windows])
-        sw = self._sweep
-        keep = sw.window != _PROBATION
-        detected = (np.nan_to_num(sw.scores, nan=0.0) >= threshold) & keep
-        scored = np.unique(sw.window[keep & (sw.window >= 0)])
-        flagged = np.flatnonzero(detected)
+        files, windows = self._corpus()
+        scored = score_corpus(files, windows, thresholds={name: threshold for name in PROFILES})
+        detected = np.nan_to_num(self.scores.to_numpy(), nan=0.0) >= threshold
         starts = int(detected[0]) + int((detected[1:] & ~detected[:-1]).sum()) if detected.size else 0
         days = max((self.series.index[-1] - self.series.index[0]) / pd.Timedelta(days=1), 1e-9)
-        rows = []
-        for name, cost in PROFILES.items():
-            w = _row_weights(sw, cost)
-            raw, tp, fn = 0.0, 0, 0
-            for k in scored:
-                hit = detected & (sw.window == k)
-                if hit.any():
-                    raw += max(float(w[hit].max()), -cost["fn"])
-                    tp += 1
-                else:
-                    raw -= cost["fn"]
-                    fn += 1
-            outside = detected & (sw.window < 0)
-            raw += float(w[outside].sum())
-            ref = self.nab[name]
-            norm = 100.0 * (raw - ref.null) / (ref.perfect - ref.null) if ref.perfect != ref.null else 0.0
-            rows.append({"profile": name, "threshold": threshold, "score": norm, "tp": tp, "fp": int(outside.sum()),
-                         "fn": fn, "flagged_points": int(flagged.size), "alert_starts_per_day": starts / days})
+        rows = [{"profile": s.profile, "threshold": threshold, "score": s.normalized, "tp": s.tp, "fp": s.fp, "fn": s.fn,
+                 "flagged_points": int(detected.sum()), "alert_starts_per_day": starts / days} for s in scored.values()]
         return pd.DataFrame(rows).set_index("profile")
+
+    def _corpus(self) -> tuple[dict, dict]:
+        """This series as a one-file NAB corpus: ``{key: (timestamps, scores)}`` and its windows."""
+        key = f"{self.host}/{self.metric}"
+        naive = self.scores.index.tz_convert("UTC").tz_localize(None).to_numpy()
+        wins = [[a.tz_convert("UTC").tz_localize(None), b.tz_convert("UTC").tz_localize(None)] for a, b in self.windows]
+        return {key: (naive, self.scores.to_numpy())}, {key: wins}
 
     def table(self) -> pd.DataFrame:
         """NAB's best threshold and score per profile (what :func:`score_nab` reports)."""
@@ -320,11 +299,9 @@ def score_detector(store: Any, detector: str = "default", params: Mapping[str, A
                         host=host, metric=metric)
     det = make_detector(detector, **dict(params or {}))
     scores = score_series(det, y.dropna())
-    naive = scores.index.tz_convert("UTC").tz_localize(None).to_numpy()
-    key = f"{host}/{metric}"
-    nab = score_corpus({key: (naive, scores.to_numpy())},
-                       {key: [[a.tz_convert("UTC").tz_localize(None), b.tz_convert("UTC").tz_localize(None)] for a, b in windows]})
-    return DetectorScore(detector, dict(params or {}), y.dropna(), scores, windows, nab, host, metric, lab)
+    out = DetectorScore(detector, dict(params or {}), y.dropna(), scores, windows, {}, host, metric, lab)
+    out.nab = score_corpus(*out._corpus())
+    return out
 
 
 def compare_detectors(store: Any, names: list[str] | None = None, **series_kw: Any) -> pd.DataFrame:
