@@ -385,3 +385,36 @@ def test_a_long_slow_read_never_holds_up_a_tick(store):
     dash.live.apply_loaded(job)
     assert dash.live.chart.figure["data"] == []
     dash.page_log.detach()
+
+
+def test_alert_panel_labels_an_alert_as_a_false_alarm(tmp_path):
+    """An operator's verdict from the alert panel lands in the home's label store, tied to the alert."""
+    from workbench import labels
+    from workbench.detect import backtest_rule, rule_from_dict
+    from workbench.ui import AlertPanel
+
+    store = Store(tmp_path, host="box")
+    now = time.time()
+    ts = pd.to_datetime([now - 3600 + 10 * i for i in range(300)], unit="s", utc=True)
+    values = [0.95 if 100 <= i < 130 else 0.2 for i in range(300)]  # one burst, long resolved
+    series = pd.DataFrame({"ts": ts, "host": "box", "metric": "system.memory.utilization", "labels": "", "value": values})
+    store.append(series.drop(columns="host"))
+    rule = rule_from_dict({"name": "mem-high", "kind": "threshold", "metric": "system.memory.utilization",
+                           "fire": 0.9, "resolve": 0.5, "for": "30s"})
+    store.append_records("alerts", backtest_rule(rule, series).records)
+    panel = AlertPanel(store, by="tester")
+    panel.refresh_slow()
+    rows = [w for w in panel._list.children if isinstance(w, __import__("ipywidgets").HBox)]
+    assert len(rows) == 1 and "resolved" in rows[0].children[0].value
+    label_button = rows[0].children[1]
+    label_button.click()
+    assert panel._confirm.layout.display == "" and panel._verdict.layout.display == ""
+    panel._verdict.value = "false_alarm"
+    panel._reason.value = "a backup job, expected"
+    next(b for b in panel._confirm.children[-1].children if b.description == "Confirm").click()
+    found = labels.list_labels(store, include_demo=False)
+    alert_id = store.sql("SELECT DISTINCT alert_id FROM alerts")["alert_id"].tolist()
+    assert found["verdict"].tolist() == ["false_alarm"] and found["alert_id"].tolist() == alert_id
+    assert found["note"].tolist() == ["a backup job, expected"] and found["by"].tolist() == ["tester"]
+    assert "labelled false alarm" in panel._list.children[0].children[0].value
+    assert "as a false alarm" in panel._status.value

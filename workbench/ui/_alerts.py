@@ -1,5 +1,6 @@
 """The alert panel: firing, pending and recently resolved alerts with their
-evidence; acknowledge and silence with a confirmation and a reason; history.
+evidence; acknowledge and silence with a confirmation and a reason; operator
+labels (a real incident or a false alarm, :mod:`workbench.labels`); history.
 
 Acting goes through control records (:mod:`workbench.alerts`): the panel
 appends the action, the agent that owns the alert applies it within a couple
@@ -40,12 +41,16 @@ class AlertPanel(Panel):
         self._reason = W.Text(placeholder="reason (kept in the audit log)", description="Reason",
                               layout=W.Layout(width="100%"))
         self._duration = W.Dropdown(options=SILENCE_FOR, value="2h", description="For")
+        self._verdict = W.ToggleButtons(options=[("Real incident", "incident"), ("False alarm", "false_alarm")],
+                                        value="incident", style={"button_width": "110px"})
         ok, cancel = buttons([("Confirm", "apply this action", self._do_confirm),
                               ("Cancel", "do nothing", lambda _b: self._hide_confirm())])
         ok.button_style = "primary"
         ok.add_class("wb-confirm-ok")
-        self._confirm.children = [self._confirm_text, self._reason, self._duration, W.HBox([ok, cancel])]
+        self._confirm.children = [self._confirm_text, self._verdict, self._reason, self._duration, W.HBox([ok, cancel])]
         self._status = W.HTML()
+        self._note = ""  # what the last label did (labels are written here, no owner to ask)
+        self._labelled: dict[str, str] = {}
         self._pending_action: tuple[str, dict] | None = None
         self._sent = SentActions("the agent", "(is an agent running for that host? it applies when the agent starts)")
         self.history = Table(
@@ -81,6 +86,7 @@ class AlertPanel(Panel):
             f'<span class="wb-pill wb-warn">{pending} pending</span> '
             f'<span class="wb-pill wb-ok">{len(recent)} resolved in 24 h</span></div>')
         ids = tuple(active["alert_id"]) if len(active) else ()
+        self._labelled = _verdicts(self.store)
         rows = [self._row(r) for r in active.to_dict("records")] if len(active) else []
         rows += [self._resolved_row(r) for r in recent.head(5).to_dict("records")] if len(recent) else []
         if not rows:
@@ -122,6 +128,7 @@ class AlertPanel(Panel):
             bits.append(f"acknowledged by {esc(acked)}")
         if r.get("silenced") is True:
             bits.append("silenced")
+        bits += self._label_bits(r)
         summary = f'<div class="wb-muted wb-small">{esc(r["summary"])}</div>' if r.get("summary") else ""
         body = W.HTML(
             f'<div class="wb-alert wb-alert-{esc(state)}" data-alert-id="{esc(r["alert_id"])}">'
@@ -131,29 +138,46 @@ class AlertPanel(Panel):
             f'<span class="wb-small">{" · ".join(bits)}</span>{summary}</div>',
             layout=W.Layout(flex="1 1 auto", min_width="0"))
         spark = W.HTML(self._evidence(r))
-        ack, silence = buttons([
+        episode = {**r, "fired": r.get("since"), "resolved": None}
+        ack, silence, label = buttons([
             ("Acknowledge", f"acknowledge {r['alert_id']}", lambda _b, r=r: self._ask("ack", r)),
             ("Silence", f"silence {r['rule']} on {r['host']}", lambda _b, r=r: self._ask("silence", r)),
+            ("Label", "mark it a real incident or a false alarm", lambda _b, e=episode: self._ask("label", e)),
         ])
         ack.disabled = bool(acked and acked == acked)
         ack.add_class("wb-ack")
-        box = W.HBox([body, spark, W.VBox([ack, silence])], layout=W.Layout(align_items="center"))
+        label.add_class("wb-label")
+        box = W.HBox([body, spark, W.VBox([ack, silence, label])], layout=W.Layout(align_items="center"))
         box.add_class("wb-alert-row")
         return box
 
     def _resolved_row(self, r: dict) -> W.Widget:
-        return W.HTML(
-            f'<div class="wb-alert wb-alert-resolved"><span class="wb-pill wb-ok">resolved</span> '
-            f'<b>{esc(r["rule"])}</b> <span class="wb-small">{esc(r["host"])} · {esc(r["metric"])} · '
-            f'{esc(ago(_epoch(r["ts"])))}</span></div>')
+        bits = " · ".join([esc(ago(_epoch(r["resolved"]))), *self._label_bits(r)])
+        body = W.HTML(
+            f'<div class="wb-alert wb-alert-resolved" data-alert-id="{esc(r["alert_id"])}">'
+            f'<span class="wb-pill wb-ok">resolved</span> '
+            f'<b>{esc(r["rule"])}</b> <span class="wb-small">{esc(r["host"])} · {esc(r["metric"])} · {bits}</span></div>',
+            layout=W.Layout(flex="1 1 auto", min_width="0"))
+        (label,) = buttons([("Label", "mark it a real incident or a false alarm", lambda _b, r=r: self._ask("label", r))])
+        label.add_class("wb-label")
+        box = W.HBox([body, label], layout=W.Layout(align_items="center"))
+        box.add_class("wb-alert-row")
+        return box
+
+    def _label_bits(self, r: dict) -> list[str]:
+        verdict = self._labelled.get(str(r.get("alert_id")))
+        return [f'<span class="wb-badge">labelled {esc(verdict.replace("_", " "))}</span>'] if verdict else []
 
     # -- acting ----------------------------------------------------------
     def _ask(self, action: str, r: dict) -> None:
         self._pending_action = (action, r)
-        what = (f"Acknowledge <b>{esc(r['rule'])}</b> on {esc(r['host'])}?" if action == "ack" else
-                f"Silence notifications of <b>{esc(r['rule'])}</b> on {esc(r['host'])}?")
+        what = {"ack": f"Acknowledge <b>{esc(r['rule'])}</b> on {esc(r['host'])}?",
+                "silence": f"Silence notifications of <b>{esc(r['rule'])}</b> on {esc(r['host'])}?",
+                "label": f"Label <b>{esc(r['rule'])}</b> on {esc(r['host'])} (kept with your history, used to "
+                         "score detectors and rules):"}[action]
         self._confirm_text.value = f'<div class="wb-confirm-q">{what}</div>'
         self._duration.layout.display = "" if action == "silence" else "none"
+        self._verdict.layout.display = "" if action == "label" else "none"
         self._reason.value = ""
         self._confirm.layout.display = ""
 
@@ -168,6 +192,18 @@ class AlertPanel(Panel):
             return
         action, r = self._pending_action
         reason = self._reason.value.strip()
+        if action == "label":
+            from workbench import labels
+
+            verdict = self._verdict.value
+            labels.label_alert(self.store, r, verdict, note=reason, by=self.by)
+            self._labelled[str(r.get("alert_id"))] = verdict
+            self._note = (f'<div class="wb-small">labelled {esc(r["rule"])} on {esc(r["host"])} '
+                          f'as {"a real incident" if verdict == "incident" else "a false alarm"}</div>')
+            self._hide_confirm()
+            self._show_status()
+            self.refresh_slow()
+            return
         if action == "ack":
             action_id = alerts.ack(self.store, r["alert_id"], note=reason, by=self.by)
             what = f"acknowledge {r['rule']} on {r['host']}"
@@ -185,7 +221,22 @@ class AlertPanel(Panel):
         self._show_status()
 
     def _show_status(self) -> None:
-        self._status.value = self._sent.html()
+        self._status.value = self._note + self._sent.html()
+
+
+def _verdicts(store: Any) -> dict[str, str]:
+    """alert id -> the operator's standing verdict on it (from :func:`workbench.labels.list_labels`)."""
+    from workbench import labels
+
+    try:
+        found = labels.list_labels(store, include_demo=False)
+    except Exception:  # noqa: BLE001 - labels are an extra; the alerts still show
+        log.exception("alert panel: the operator labels could not be read")
+        return {}
+    if not len(found) or "alert_id" not in found:
+        return {}
+    found = found[found["alert_id"].notna()]
+    return dict(zip(found["alert_id"].astype(str), found["verdict"].astype(str), strict=True))
 
 
 def _epoch(ts: Any) -> float:
