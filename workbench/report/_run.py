@@ -236,7 +236,7 @@ def run_report(name: str = "report", *, home: str | os.PathLike, notebook: str |
             with _env(WORKBENCH_HOME=str(home)):
                 pm.execute_notebook(str(nb_path), str(executed), parameters=values, kernel_name="python3",
                                     progress_bar=progress, log_output=False, execution_timeout=cell_timeout,
-                                    cwd=str(nb_path.parent))
+                                    cwd=str(nb_path.parent), kernel_manager_class=_ipc_kernel_manager())
             result.html_bytes = export_html(executed, tmp / "report.html", title=str(values.get("title") or name))
             result.status = "ok"
         except PapermillExecutionError as exc:
@@ -305,3 +305,17 @@ def _previous_ok(root: Path, name: str) -> str | None:
 
 def remove_run(path: str | os.PathLike) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _ipc_kernel_manager() -> type:
+    """nbclient's kernel manager on the ipc transport (Unix sockets): the report's kernel listens
+    on no TCP port, and ipykernel does not print its 'running over TCP without encryption'
+    warning into every `workbench report`."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
