@@ -136,3 +136,40 @@ def test_service_runs_reports_in_a_child_and_a_failure_raises_an_alert(tmp_path)
     assert "cell 3" in alerts["summary"].iloc[0] and "disk gone" in alerts["summary"].iloc[0]
     assert len(posted) == 2 and posted[1]["rule"] == "report_failed" and posted[1]["event"] == "firing"
     srv.shutdown()
+
+
+@pytest.mark.slow
+def test_a_run_killed_before_it_recorded_still_raises_the_alert(tmp_path):
+    """A run whose process dies hard (killed, out of memory) cannot raise its own alert; the
+    service sees the exit and a short child raises report_failed, naming the signal."""
+    import signal
+
+    from workbench.report._config import ReportSpec
+    from workbench.report._service import ReportService, read_schedule_state
+    from workbench.store import Store
+
+    home = tmp_path / "home"
+    home.mkdir()
+    nb = tiny_notebook(tmp_path / "r.ipynb", ["import time\ntime.sleep(60)"])
+    clock = FakeClock(t("2026-03-01T06:59:00"))
+    svc = ReportService({"daily": ReportSpec("daily", cron="0 7 * * *", notebook=str(nb))}, home, host="reporter",
+                        clock=clock)
+    svc.poll()
+    clock.now = t("2026-03-01T07:00:05")
+    svc.poll()
+    (proc, _started), = svc.children.values()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    svc.poll()
+    run = read_schedule_state(home)["runs"]["daily"]
+    assert run["status"] == "failed" and "exited with code -9" in run["error"], run
+    deadline = time.monotonic() + 60
+    alerts = None
+    while time.monotonic() < deadline:
+        if "alerts" in Store(home).views():
+            alerts = Store(home).sql("SELECT rule, state, labels, summary FROM alerts WHERE rule = 'report_failed'")
+            if len(alerts):
+                break
+        time.sleep(0.3)
+    assert alerts is not None and list(alerts["state"]) == ["firing"], alerts
+    assert alerts["labels"].iloc[0] == "report=daily" and "signal 9" in alerts["summary"].iloc[0]

@@ -118,12 +118,24 @@ class ReportService:
         else:
             rec.update(status="failed", error=f"the report process exited with code {code} before it recorded a "
                                               f"run; see {reports_dir(self.home) / name / '.child.log'}")
+            self._alert_died(name, code)
         self.runs[name] = rec
         self._save()
         (log.info if rec["status"] == "ok" else log.warning)("report %s %s in %.1f s%s", name, rec["status"],
                                                              rec["duration_s"],
                                                              f": {rec['error']}" if rec.get("error") else "")
         self._wake = 0.0  # a slot may have passed while it ran: look again at once
+
+    def _alert_died(self, name: str, code: int) -> None:
+        """A run killed before it could raise its own failure alert: a short child raises it."""
+        base = reports_dir(self.home) / name
+        try:
+            with open(base / ".child.log", "ab") as logf:
+                subprocess.Popen([self.python, "-m", "workbench.report._child", str(base / ".job.json"), "--died",
+                                  str(code)], stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+        except OSError as exc:
+            log.error("could not raise the alert for report %s: %s", name, exc)
 
     def _save(self) -> None:
         try:
