@@ -15,6 +15,8 @@ last line is ``standard=... reward_low_FP_rate=... reward_low_FN_rate=...``.
 shared reference data and prints our figures beside the published ones.
 ``python benchmarks/nab.py sensitivity`` reruns the default detector with one
 parameter changed at a time, to show how sharp the chosen parameter set is.
+``python benchmarks/nab.py cost`` measures memory per watched series and CPU
+per sample of live use, beside a plain rolling z-score in the same run.
 ``python benchmarks/nab.py folds`` measures generalisation: leave one NAB
 category out, choose the parameters (from the small grid ``FOLD_GRID``) and
 the threshold on the other categories, score the held-out one, and print the
@@ -160,7 +162,7 @@ def run_sensitivity(out_root: Path) -> None:
 #: the parameters that matter (docs/benchmarks/detect.md, sensitivity), a few values each;
 #: ``folds`` runs the detector once per combination over the 30 files (~10-20 s each)
 FOLD_GRID: dict[str, dict[str, list]] = {
-    "default": {"rest_period": [100, 150, 200], "rest_level": [0.3, 0.35]},
+    "default": {"calibration_halflife": [2500, 10000], "rest_period": [150, 200], "rest_level": [0.3, 0.35]},
 }
 
 
@@ -254,6 +256,73 @@ def run_folds(detector: str = "default", axes: dict[str, list] | None = None) ->
     return {"rows": rows, "in_sample": everything, "pooled": {p: _pooled(held_parts[p]) for p in profiles}, "table": table}
 
 
+class _StreamingZ:
+    """The peer for ``cost``: a plain rolling z-score over ``window`` points, one point at a time."""
+
+    def __init__(self, window: int = 288) -> None:
+        from collections import deque
+
+        self.values = deque(maxlen=window)
+        self.total = self.sq = 0.0
+
+    def update(self, timestamp, value: float) -> float:
+        vals = self.values
+        n = len(vals)
+        z = 0.0
+        if n >= 20:
+            mean = self.total / n
+            sd = max(self.sq / n - mean * mean, 0.0) ** 0.5
+            z = abs(value - mean) / sd if sd > 0 else 0.0
+        if n == vals.maxlen:
+            old = vals[0]
+            self.total -= old
+            self.sq -= old * old
+        vals.append(value)
+        self.total += value
+        self.sq += value * value
+        return z / (z + 5.0)
+
+
+COST_FILE = "realKnownCause/machine_temperature_system_failure.csv"
+
+
+def run_cost(names: tuple[str, ...] = ("default", "surprise")) -> None:
+    """Memory per watched series and CPU per sample, live (``update`` one point at a time)."""
+    import gc
+    import pickle
+    import tracemalloc
+
+    frame = pd.read_csv(SHARED / "nab" / "data" / COST_FILE)
+    stamps = list(pd.to_datetime(frame["timestamp"]))
+    values = frame["value"].to_numpy(float).tolist()
+    builders = {f"workbench {n}": (lambda n=n: make_detector(n)) for n in names}
+    builders["rolling z-score, window 288 (peer)"] = _StreamingZ
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{COST_FILE}: {len(values)} points fed one at a time through update(); "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, load average {load}")
+    print("detector                               CPU us/sample (best of 3)   retained MB   pickled MB")
+    for label, build in builders.items():
+        cpu = []
+        for _ in range(3):
+            det = build()
+            update = det.update
+            t0 = time.process_time()
+            for t, v in zip(stamps, values, strict=True):
+                update(t, v)
+            cpu.append((time.process_time() - t0) / len(values) * 1e6)
+        del det, update
+        gc.collect()
+        tracemalloc.start()
+        det = build()
+        for t, v in zip(stamps, values, strict=True):
+            det.update(t, v)
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] / 1e6
+        tracemalloc.stop()
+        pickled = len(pickle.dumps(det)) / 1e6
+        print(f"{label:38s} {min(cpu):12.1f}               {retained:10.2f}   {pickled:10.2f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -271,12 +340,15 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--out", type=Path, default=Path("/tmp/workbench-nab"))
     f = sub.add_parser("folds", help="leave one category out: held-out scores beside in-sample ones")
     f.add_argument("--detector", default="default", choices=sorted(DETECTORS))
+    sub.add_parser("cost", help="memory per watched series and CPU per sample, beside a rolling z-score")
     args = parser.parse_args(argv)
     if args.cmd == "detect":
         spent = detect(args.data, args.detector, args.out)
         print(f"wrote {args.out} ({spent:.1f}s detecting)")
     elif args.cmd == "score":
         score(args.data, args.windows, args.results)
+    elif args.cmd == "cost":
+        run_cost()
     elif args.cmd == "folds":
         run_folds(args.detector)
     elif args.cmd == "sensitivity":

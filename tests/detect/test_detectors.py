@@ -26,7 +26,7 @@ UNIVARIATE = {
     "surprise": lambda: SurpriseDetector(window=60, calibration_window=200, suppress=20, grace_period=40),
     "residual": lambda: ForecastResidualDetector(season="1h", long=200, grace_period=40),
     "ensemble": lambda: EnsembleDetector(
-        window=60, memory=200, slow_stride=4, calibration_window=200, suppress=20, rest_period=20, grace_period=40
+        window=60, memory=200, slow_stride=4, calibration_halflife=200, suppress=20, rest_period=20, grace_period=40
     ),
 }
 

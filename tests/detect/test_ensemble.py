@@ -45,7 +45,7 @@ def _spiky(n: int, spikes: list[int], seed: int = 0) -> pd.Series:
 
 
 def _small(**kw) -> EnsembleDetector:
-    params = dict(window=100, memory=500, slow_stride=4, calibration_window=500, suppress=20, grace_period=60)
+    params = dict(window=100, memory=500, slow_stride=4, calibration_halflife=500, suppress=20, grace_period=60)
     return EnsembleDetector(**(params | kw))
 
 
@@ -63,9 +63,14 @@ def test_scores_are_comparable_across_scales():
     """Per-series calibration: the same shape of anomaly scores the same at any scale."""
     s = _spiky(600, [450])
     small = score_series(_small(), s)
-    big = score_series(_small(), s * 1e6 + 5e7)
     assert small.iloc[450] > 0.5
+    # the calibration's bins are logarithmic (16 per doubling): a power-of-two scale moves
+    # every surprise by a whole number of bins and changes nothing
+    big = score_series(_small(), s * 2.0**20 + 5e7)
     np.testing.assert_allclose(big.to_numpy(), small.to_numpy(), rtol=1e-6, atol=1e-9)
+    # any other scale moves the quantile by less than a bin's width (4.4 %), interpolated
+    other = score_series(_small(), s * 1e6 + 5e7)
+    np.testing.assert_allclose(other.to_numpy(), small.to_numpy(), atol=0.01)
 
 
 def test_flat_series_then_a_move_is_surprising_not_a_crash():
@@ -87,3 +92,35 @@ def test_bad_parameters_are_refused_at_first_use():
         det.update(0, 1.0)
     with pytest.raises(ConfigError, match="'quantile' must be in \\(0, 1\\)"):
         EnsembleDetector(quantile=99).update(0, 1.0)
+
+
+def test_slow_view_keeps_every_kth_shape():
+    knn = NearestShapeDistance(dim=3, stride=4, memory=100, min_memory=1, keep_every=4)
+    for x in range(200):
+        knn.update(float(x))
+    # 200 - 8 = 192 embeddings made, the last 12 held back, every 4th of the other 180 stored
+    assert knn.stored == 45
+    # the stored ones are 4 points apart: the ramp's smoothed value moves by 4 from one to the next
+    # (the first is smoothed over fewer points, while the trailing mean fills)
+    assert np.all(np.diff(knn.ring[0, 1:45]) == 4.0)
+
+
+def test_default_state_is_bounded():
+    """Memory per watched series at the defaults: ~0.4 MB, flat once the windows are full (2 MB before)."""
+    import pickle
+    import tracemalloc
+
+    rng = np.random.default_rng(4)
+    n = 12000
+    values = (50 + 10 * np.sin(2 * np.pi * np.arange(n) / 288) + rng.normal(0, 1, n)).tolist()
+    tracemalloc.start()
+    det = EnsembleDetector()
+    sizes = []
+    for i, v in enumerate(values):
+        det.update(i, v)
+        if i in (8000, n - 1):
+            sizes.append(len(pickle.dumps(det)))
+    retained = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert retained < 0.6e6
+    assert sizes[1] <= 1.02 * sizes[0]  # nothing grows with the length of the history

@@ -17,6 +17,9 @@ What it is, and why each part is there (each was measured on NAB, see
 2. *Per-series calibration.* Each view's raw surprise is divided by the
    ``quantile`` (99th percentile) of that view's own past values, so 1.0
    means "as surprising as the 1 % most surprising moments of *this* series".
+   The past is weighted by recency (half-life ``calibration_halflife``
+   points, :class:`~workbench.detect._calibrate.DecayingQuantile`): the
+   calibration follows a series that changes, in a few kB of state.
    Without it one threshold cannot serve a quiet and a noisy series at once;
    NAB picks one threshold for the whole corpus, and so does a person
    configuring alerts.
@@ -39,9 +42,9 @@ import math
 from typing import Any
 
 from workbench.detect._base import Detector
+from workbench.detect._calibrate import DecayingQuantile
 from workbench.detect._knn import NearestShapeDistance
 from workbench.detect._robust import _RobustZ
-from workbench.detect._rolling import RollingWindow
 from workbench.errors import ConfigError
 
 __all__ = ["EnsembleDetector"]
@@ -49,6 +52,10 @@ __all__ = ["EnsembleDetector"]
 # a view whose calibration quantile is 0 (a series that never moved) and that
 # now moves is as surprising as we can say; 10 x its quantile is "very"
 _UNCALIBRATED_SURPRISE = 10.0
+# the slow view stores this many shapes per ``slow_stride`` points (every 4th at
+# stride 12): neighbours of a smoothed series are near copies, so the ring covers
+# the same history as the shape view's in a quarter of the memory and time
+_SLOW_SHAPES_PER_STRIDE = 3
 
 
 class EnsembleDetector(Detector):
@@ -57,10 +64,12 @@ class EnsembleDetector(Detector):
     Parameters (one set for every series; the defaults are the ones benchmarked):
 
     ``window``: points in the rolling median/MAD of the level view.
-    ``memory``: past shapes kept for the nearest-neighbour views (cost per
-    point and memory grow linearly with it: 10,000 x 3 floats = 240 kB).
+    ``memory``: past shapes kept for the shape view (cost per point and
+    memory grow linearly with it: 5,000 x 3 floats = 120 kB); the slow view
+    keeps every 4th of its shapes, a quarter as many over the same history.
     ``slow_stride``: smoothing and spacing of the slow-shape view, in points.
-    ``quantile``/``calibration_window``: the per-view calibration.
+    ``quantile``/``calibration_halflife``: the per-view calibration (the
+    quantile of past surprises, weighted by recency with this half-life in points).
     ``suppress``, ``rest_period``, ``rest_level``: one alert per incident.
     ``grace_period``: points before scores mean anything (also the least
     history a calibration needs).
@@ -69,10 +78,10 @@ class EnsembleDetector(Detector):
     def __init__(
         self,
         window: int = 3000,
-        memory: int = 10000,
+        memory: int = 5000,
         slow_stride: int = 12,
         quantile: float = 0.99,
-        calibration_window: int = 10000,
+        calibration_halflife: int = 5000,
         suppress: int = 150,
         rest_period: int = 150,
         rest_level: float = 0.3,
@@ -82,7 +91,7 @@ class EnsembleDetector(Detector):
         self.memory = memory
         self.slow_stride = slow_stride
         self.quantile = quantile
-        self.calibration_window = calibration_window
+        self.calibration_halflife = calibration_halflife
         self.suppress = suppress
         self.rest_period = rest_period
         self.rest_level = rest_level
@@ -93,12 +102,15 @@ class EnsembleDetector(Detector):
         super()._init_state()
         self.level_ = _RobustZ(self.window, 30)
         self.shape_ = NearestShapeDistance(dim=3, stride=1, memory=self.memory)
-        self.slow_ = NearestShapeDistance(dim=3, stride=self.slow_stride, memory=self.memory)
-        self.history_ = [RollingWindow(self.calibration_window) for _ in range(3)]
+        keep = max(1, self.slow_stride // _SLOW_SHAPES_PER_STRIDE)
+        self.slow_ = NearestShapeDistance(
+            dim=3, stride=self.slow_stride, memory=max(1, self.memory // keep), keep_every=keep
+        )
+        self.history_ = [DecayingQuantile(self.quantile, self.calibration_halflife) for _ in range(3)]
 
     def _check_params(self) -> None:
         """Refuse nonsense at first use (scikit-learn style: ``__init__`` does no work)."""
-        for name in ("window", "memory", "slow_stride", "calibration_window"):
+        for name in ("window", "memory", "slow_stride", "calibration_halflife"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(
@@ -117,7 +129,7 @@ class EnsembleDetector(Detector):
             if raw is None:
                 continue  # view still filling its first embedding: it says nothing
             if len(hist) >= self.grace_period:
-                q = hist.quantile(self.quantile)
+                q = hist.quantile()
                 if q > 0:
                     total += (raw / q) ** 2
                 elif raw > 0:

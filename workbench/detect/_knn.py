@@ -40,27 +40,36 @@ class NearestShapeDistance:
     more) are held back before they join the ring, or every point would find
     a near copy of itself as its nearest neighbour. Returns
     ``None`` until ``min_memory`` embeddings are stored.
+
+    ``keep_every`` stores only every k-th embedding: on a smoothed input
+    (``stride > 1``) neighbouring embeddings are near copies of each other,
+    so a ring of every 4th covers the same stretch of history at a quarter of
+    the memory and of the cost per point.
     """
 
-    def __init__(self, dim: int = 3, stride: int = 1, memory: int = 10000, min_memory: int = 50):
+    def __init__(self, dim: int = 3, stride: int = 1, memory: int = 10000, min_memory: int = 50,
+                 keep_every: int = 1):
         self.dim = dim
         self.stride = stride
         self.memory = memory
         self.min_memory = min_memory
+        self.keep_every = keep_every
+        self.popped = 0
         self.window: deque[float] = deque(maxlen=stride)  # for the smoothing mean
         self.smoothed: deque[float] = deque(maxlen=(dim - 1) * stride + 1)
-        self.held: deque[np.ndarray] = deque()
+        self.held: deque[tuple[float, ...]] = deque()
         self.ring = np.zeros((dim, memory))  # one row per coordinate: contiguous columns
         self.stored = 0
 
     def update(self, x: float) -> float | None:
-        self.window.append(x)
-        self.smoothed.append(sum(self.window) / len(self.window))
-        if len(self.smoothed) < self.smoothed.maxlen:
+        window = self.window
+        window.append(x)
+        smoothed = self.smoothed
+        smoothed.append(sum(window) / len(window))
+        if len(smoothed) < smoothed.maxlen:
             return None
-        emb = np.fromiter(
-            (self.smoothed[i] for i in range(0, len(self.smoothed), self.stride)), float, self.dim
-        )
+        stride = self.stride
+        emb = tuple(smoothed[i * stride] for i in range(self.dim)) if stride > 1 else tuple(smoothed)
         dist = None
         n = min(self.stored, self.memory)
         if n >= self.min_memory:
@@ -72,8 +81,12 @@ class NearestShapeDistance:
                 part *= part
                 total += part
             dist = math.sqrt(float(total.min()))
-        self.held.append(emb)
-        if len(self.held) > self.dim * self.stride:
-            self.ring[:, self.stored % self.memory] = self.held.popleft()
-            self.stored += 1
+        held = self.held
+        held.append(emb)
+        if len(held) > self.dim * stride:
+            old = held.popleft()
+            if self.popped % self.keep_every == 0:
+                self.ring[:, self.stored % self.memory] = old
+                self.stored += 1
+            self.popped += 1
         return dist
