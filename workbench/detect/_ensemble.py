@@ -52,9 +52,10 @@ __all__ = ["EnsembleDetector"]
 # a view whose calibration quantile is 0 (a series that never moved) and that
 # now moves is as surprising as we can say; 10 x its quantile is "very"
 _UNCALIBRATED_SURPRISE = 10.0
-# the slow view stores this many shapes per ``slow_stride`` points (every 4th at
-# stride 12): neighbours of a smoothed series are near copies, so the ring covers
-# the same history as the shape view's in a quarter of the memory and time
+# the slow view stores, and searches for, this many shapes per ``slow_stride``
+# points (every 4th at stride 12): neighbours of a smoothed series are near
+# copies, so its ring covers the same history as the shape view's in a quarter
+# of the memory, searched a quarter as often
 _SLOW_SHAPES_PER_STRIDE = 3
 
 
@@ -65,7 +66,7 @@ class EnsembleDetector(Detector):
 
     ``window``: points in the rolling median/MAD of the level view.
     ``memory``: past shapes kept for the shape view (cost per point and
-    memory grow linearly with it: 5,000 x 3 floats = 120 kB); the slow view
+    memory grow linearly with it: 10,000 x 3 floats = 240 kB); the slow view
     keeps every 4th of its shapes, a quarter as many over the same history.
     ``slow_stride``: smoothing and spacing of the slow-shape view, in points.
     ``quantile``/``calibration_halflife``: the per-view calibration (the
@@ -78,13 +79,13 @@ class EnsembleDetector(Detector):
     def __init__(
         self,
         window: int = 3000,
-        memory: int = 5000,
+        memory: int = 10000,
         slow_stride: int = 12,
         quantile: float = 0.99,
-        calibration_halflife: int = 5000,
+        calibration_halflife: int = 2500,
         suppress: int = 150,
-        rest_period: int = 150,
-        rest_level: float = 0.3,
+        rest_period: int = 200,
+        rest_level: float = 0.35,
         grace_period: int = 200,
     ) -> None:
         self.window = window
@@ -104,7 +105,7 @@ class EnsembleDetector(Detector):
         self.shape_ = NearestShapeDistance(dim=3, stride=1, memory=self.memory)
         keep = max(1, self.slow_stride // _SLOW_SHAPES_PER_STRIDE)
         self.slow_ = NearestShapeDistance(
-            dim=3, stride=self.slow_stride, memory=max(1, self.memory // keep), keep_every=keep
+            dim=3, stride=self.slow_stride, memory=max(1, self.memory // keep), keep_every=keep, query_every=keep
         )
         self.history_ = [DecayingQuantile(self.quantile, self.calibration_halflife) for _ in range(3)]
 

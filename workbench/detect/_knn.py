@@ -44,17 +44,23 @@ class NearestShapeDistance:
     ``keep_every`` stores only every k-th embedding: on a smoothed input
     (``stride > 1``) neighbouring embeddings are near copies of each other,
     so a ring of every 4th covers the same stretch of history at a quarter of
-    the memory and of the cost per point.
+    the memory and of the cost per point. ``query_every`` searches the ring
+    only every k-th point and repeats the last distance in between (the
+    smoothed shape moves little from one point to the next; a change is seen
+    at most ``query_every - 1`` points late).
     """
 
     def __init__(self, dim: int = 3, stride: int = 1, memory: int = 10000, min_memory: int = 50,
-                 keep_every: int = 1):
+                 keep_every: int = 1, query_every: int = 1):
         self.dim = dim
         self.stride = stride
         self.memory = memory
         self.min_memory = min_memory
         self.keep_every = keep_every
+        self.query_every = query_every
         self.popped = 0
+        self.made = 0  # embeddings made so far
+        self.last: float | None = None
         self.window: deque[float] = deque(maxlen=stride)  # for the smoothing mean
         self.smoothed: deque[float] = deque(maxlen=(dim - 1) * stride + 1)
         self.held: deque[tuple[float, ...]] = deque()
@@ -72,7 +78,11 @@ class NearestShapeDistance:
         emb = tuple(smoothed[i * stride] for i in range(self.dim)) if stride > 1 else tuple(smoothed)
         dist = None
         n = min(self.stored, self.memory)
-        if n >= self.min_memory:
+        made = self.made
+        self.made = made + 1
+        if n >= self.min_memory and made % self.query_every and self.last is not None:
+            dist = self.last
+        elif n >= self.min_memory:
             ring = self.ring
             total = ring[0, :n] - emb[0]
             total *= total
@@ -80,7 +90,7 @@ class NearestShapeDistance:
                 part = ring[j, :n] - emb[j]
                 part *= part
                 total += part
-            dist = math.sqrt(float(total.min()))
+            dist = self.last = math.sqrt(float(total.min()))
         held = self.held
         held.append(emb)
         if len(held) > self.dim * stride:
