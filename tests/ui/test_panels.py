@@ -418,3 +418,10 @@ def test_alert_panel_labels_an_alert_as_a_false_alarm(tmp_path):
     assert found["note"].tolist() == ["a backup job, expected"] and found["by"].tolist() == ["tester"]
     assert "labelled false alarm" in panel._list.children[0].children[0].value
     assert "as a false alarm" in panel._status.value
+    # nothing written since: the next slow refresh reads nothing; a new record is read at once
+    panel._list.children = ()
+    panel.refresh_slow()
+    assert panel._list.children == ()
+    labels.label_alert(store, {"host": "box", "fired": ts[100], "alert_id": alert_id[0]}, "incident")
+    panel.refresh_slow()
+    assert len(panel._list.children) == 1

@@ -10,12 +10,13 @@ of seconds and records the outcome, which the panel then shows.
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import ipywidgets as W
 
 from workbench.labels import parse_labels
-from workbench.ui._base import Panel, SentActions, ago, buttons, esc, fmt_value, log, sparkline_svg
+from workbench.ui._base import Panel, SentActions, ago, buttons, esc, files_signature, fmt_value, log, sparkline_svg
 from workbench.ui._base import ts as _ts
 from workbench.ui._widgets import Table
 
@@ -62,6 +63,8 @@ class AlertPanel(Panel):
         )
         self._history_box = W.Accordion(children=[self.history], titles=("History (24 h)",), selected_index=None)
         self._ids: tuple[str, ...] = ()
+        self._seen: tuple | None = None
+        self._read_at = -math.inf
         self.active = None
         super().__init__(store, **kwargs)
         self.children = [self._header, self._summary, self._list, self._confirm, self._status, self._history_box]
@@ -70,9 +73,18 @@ class AlertPanel(Panel):
     def _refresh(self) -> None:
         self._check_outcomes()
 
+    #: re-read unchanged records this often anyway ("since 5 min ago" moves on)
+    REREAD_SECONDS = 30.0
+
     def _refresh_slow(self) -> None:
         from workbench import alerts
 
+        layout = self.store.layout
+        sig = (self.host, self.only_host,
+               files_signature(layout.table_dir("alerts"), layout.table_dir("operator_labels")))
+        if sig == self._seen and time.monotonic() - self._read_at < self.REREAD_SECONDS:
+            return  # no alert record or label written since the last read
+        self._seen, self._read_at = sig, time.monotonic()
         host = self.host if self.only_host else None
         active = alerts.active(self.store, host=host)
         recent = alerts.recent(self.store, since="1d")
@@ -202,6 +214,7 @@ class AlertPanel(Panel):
                           f'as {"a real incident" if verdict == "incident" else "a false alarm"}</div>')
             self._hide_confirm()
             self._show_status()
+            self._seen = None
             self.refresh_slow()
             return
         if action == "ack":
@@ -217,6 +230,7 @@ class AlertPanel(Panel):
 
     def _check_outcomes(self) -> None:
         if self._sent and self._sent.poll(self.store):
+            self._seen = None
             self.refresh_slow()  # the agent answered: show the alert's new state
         self._show_status()
 
@@ -228,6 +242,8 @@ def _verdicts(store: Any) -> dict[str, str]:
     """alert id -> the operator's standing verdict on it (from :func:`workbench.labels.list_labels`)."""
     from workbench import labels
 
+    if labels.LABELS_TABLE not in store.views():
+        return {}  # nobody has labelled anything in this home (list_labels costs ~80 ms even then)
     try:
         found = labels.list_labels(store, include_demo=False)
     except Exception:  # noqa: BLE001 - labels are an extra; the alerts still show

@@ -15,6 +15,7 @@ import datetime as dt
 import html
 import logging
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -143,6 +144,21 @@ def latest_rows(store: Any, host: str, within: str = "10min", ttl: float = 1.0) 
     """The newest sample of every series of ``host`` seen within ``within``, as :func:`frame_rows`;
     shared by the panels of one tick (one read per tick, not one per panel)."""
     return _latest_entry(store, host, within, ttl).rows or []
+
+
+def files_signature(*dirs: Any) -> tuple:
+    """(path, mtime, size) of every file in ``dirs`` and their subdirectories (a table's host
+    partitions): equal signatures mean nothing was written there since."""
+    out = []
+    for top in dirs:
+        for root, _subdirs, files in os.walk(top):
+            for name in files:
+                try:
+                    st = os.stat(os.path.join(root, name))
+                except OSError:
+                    continue
+                out.append((root, name, st.st_mtime_ns, st.st_size))
+    return tuple(sorted(out))
 
 
 def unit_of(store: Any, metric: str) -> str:

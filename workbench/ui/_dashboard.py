@@ -73,8 +73,10 @@ class Dashboard(traitlets.HasTraits):
     range = traitlets.Unicode("1 h")
     theme = traitlets.Unicode("light")
 
-    #: (panel attribute, every how many ticks its slow refresh runs)
-    SLOW = (("alerts", 3), ("heatmap", 5), ("kpis", 15), ("live", 15), ("fleet", 30), ("forecast", 150))
+    #: (panel attribute, every how many 2 s ticks its slow refresh runs): about as often as what it
+    #: shows can change (the sparklines are minute buckets, the fleet's ten-minute ones; the history
+    #: chart's raw ranges grow every tick without it); the forecast refits every 15 minutes
+    SLOW = (("alerts", 3), ("heatmap", 15), ("kpis", 30), ("live", 30), ("fleet", 150), ("forecast", 450))
 
     def __init__(self, store: Any = None, *, config: Any = None, interval: float = 2.0, host: str | None = None,
                  by: str | None = None) -> None:
