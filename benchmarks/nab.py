@@ -193,10 +193,12 @@ def _pooled(parts: list) -> float:
     return 100.0 * (raw - null) / (perfect - null)
 
 
-def run_folds(detector: str = "default", axes: dict[str, list] | None = None) -> dict:
+def run_folds(detector: str = "default", axes: dict[str, list] | None = None,
+              data: Path | None = None, windows_file: Path | None = None) -> dict:
     """Leave-one-category-out: parameters and threshold chosen without the held-out category."""
-    data = SHARED / "nab" / "data"
-    windows = json.loads((SHARED / "nab" / "labels" / "combined_windows.json").read_text())
+    data = SHARED / "nab" / "data" if data is None else Path(data)
+    windows_file = SHARED / "nab" / "labels" / "combined_windows.json" if windows_file is None else windows_file
+    windows = json.loads(Path(windows_file).read_text())
     grid = _grid(FOLD_GRID.get(detector, {}) if axes is None else axes)
     t0 = time.perf_counter()
     runs = []
