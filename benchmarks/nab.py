@@ -19,9 +19,11 @@ parameter changed at a time, to show how sharp the chosen parameter set is.
 per sample of live use, beside a plain rolling z-score in the same run.
 ``python benchmarks/nab.py folds`` measures generalisation: leave one NAB
 category out, choose the parameters (from the small grid ``FOLD_GRID``, by
-the standard profile) and each profile's threshold on the other categories, score the held-out one, and print the
-held-out score beside the in-sample one (parameters and threshold chosen on
-all 30 files, the held-out category included).
+the standard profile) and each profile's threshold on the other categories,
+score the held-out one, and print that held-out score beside the in-sample
+one (parameters and thresholds chosen on all 30 files, the held-out category
+included); for the default and, as the peer in the same run, a robust rolling
+z-score (``mad``).
 """
 
 from __future__ import annotations
@@ -164,7 +166,11 @@ def run_sensitivity(out_root: Path) -> None:
 #: ``folds`` runs the detector once per combination over the 30 files (~10-20 s each)
 FOLD_GRID: dict[str, dict[str, list]] = {
     "default": {"calibration_halflife": [2500, 10000], "rest_period": [150, 200], "rest_level": [0.3, 0.35]},
+    # the peer measured in the same run: a robust rolling z-score, its window chosen the same way
+    "mad": {"window": [96, 288, 1000]},
 }
+#: detectors ``folds`` runs by default: ours, then the peer
+FOLD_DETECTORS = ("default", "mad")
 
 
 def _grid(axes: dict[str, list]) -> list[dict]:
@@ -342,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("sensitivity", help="the default detector with one parameter changed at a time")
     v.add_argument("--out", type=Path, default=Path("/tmp/workbench-nab"))
     f = sub.add_parser("folds", help="leave one category out: held-out scores beside in-sample ones")
-    f.add_argument("--detector", default="default", choices=sorted(DETECTORS))
+    f.add_argument("--detector", action="append", choices=sorted(DETECTORS),
+                   help=f"detector to run (repeatable; default: {', '.join(FOLD_DETECTORS)})")
     sub.add_parser("cost", help="memory per watched series and CPU per sample, beside a rolling z-score")
     args = parser.parse_args(argv)
     if args.cmd == "detect":
@@ -353,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "cost":
         run_cost()
     elif args.cmd == "folds":
-        run_folds(args.detector)
+        for name in args.detector or FOLD_DETECTORS:
+            run_folds(name)
     elif args.cmd == "sensitivity":
         run_sensitivity(args.out)
     else:
