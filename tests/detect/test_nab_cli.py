@@ -69,8 +69,8 @@ def test_folds_choose_without_the_held_out_category(tmp_path, capsys):
     wfile.write_text(json.dumps(windows))
     out = nab.run_folds("mad", {"window": [20, 80]}, data=tmp_path / "data", windows_file=wfile)
     assert [row[0] for row in out["rows"]] == ["alpha", "beta", "gamma"]
-    for cat, n, inside, held, chosen in out["rows"]:
-        params, res, s = chosen["standard"]
+    for cat, n, _inside, held, chosen in out["rows"]:
+        _params, res, s = chosen["standard"]
         train = [k for k in res if not k.startswith(cat + "/")]
         test = [k for k in res if k.startswith(cat + "/")]
         assert n == 2 and len(train) == 4
