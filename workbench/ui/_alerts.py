@@ -64,6 +64,7 @@ class AlertPanel(Panel):
         self._history_box = W.Accordion(children=[self.history], titles=("History (24 h)",), selected_index=None)
         self._ids: tuple[str, ...] = ()
         self._seen: tuple | None = None
+        self._labels_seen: tuple | None = None
         self._read_at = -math.inf
         self.active = None
         super().__init__(store, **kwargs)
@@ -98,7 +99,10 @@ class AlertPanel(Panel):
             f'<span class="wb-pill wb-warn">{pending} pending</span> '
             f'<span class="wb-pill wb-ok">{len(recent)} resolved in 24 h</span></div>')
         ids = tuple(active["alert_id"]) if len(active) else ()
-        self._labelled = _verdicts(self.store)
+        labels_sig = files_signature(layout.table_dir("operator_labels"))
+        if labels_sig != self._labels_seen:  # list_labels costs ~90 ms; labels change rarely
+            self._labels_seen = labels_sig
+            self._labelled = _verdicts(self.store) if labels_sig else {}
         rows = [self._row(r) for r in active.to_dict("records")] if len(active) else []
         rows += [self._resolved_row(r) for r in recent.head(5).to_dict("records")] if len(recent) else []
         if not rows:
@@ -242,8 +246,6 @@ def _verdicts(store: Any) -> dict[str, str]:
     """alert id -> the operator's standing verdict on it (from :func:`workbench.labels.list_labels`)."""
     from workbench import labels
 
-    if labels.LABELS_TABLE not in store.views():
-        return {}  # nobody has labelled anything in this home (list_labels costs ~80 ms even then)
     try:
         found = labels.list_labels(store, include_demo=False)
     except Exception:  # noqa: BLE001 - labels are an extra; the alerts still show
