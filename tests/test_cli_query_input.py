@@ -13,7 +13,8 @@ import pytest
 from workbench.errors import QueryError
 from workbench.store import Store
 
-CPU = ["system.cpu.utilization", "--host", "workstation", "--labels", "cpu=total", "--step", "1h"]
+# a CloudWatch host: days of history (the workstation recording is 20 minutes ending at load time)
+CPU = ["system.cpu.utilization", "--host", "ec2-825cc2", "--labels", "cpu=total", "--step", "1h"]
 
 
 def _wb(home, *args, cwd=None, timeout=120):
