@@ -410,12 +410,32 @@ def _table(frame: pd.DataFrame, index: bool = True) -> str:
     return frame.to_html(border=0, index=index, classes="wb-lab-table")
 
 
-class DetectorLab:
+class _Widgets:
+    """What the lab's widget panels share: display in a notebook, callback errors shown on the panel."""
+
+    what = "lab"
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _guard(self, fn) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - a callback's error goes on the page, not into the void
+            log.exception("%s callback failed", self.what)
+            self.message.value = f"<span style='color:#b91c1c'>{html.escape(str(exc))}</span>"
+
+
+class DetectorLab(_Widgets):
     """Detector, threshold and rule on widgets: pick a detector, move the threshold, see the NAB
     score and the rule it makes, and write it to ``workbench.toml`` with a button.
 
     ``lab.widget`` is what a notebook displays; errors land in its message line.
     """
+
+    what = "detector lab"
 
     def __init__(self, store: Any, *, metric: str, host: str, labels: Mapping[str, Any] | str | None = None,
                  start: Any = "14d", step: Any = "5min", detector: str = "default",
@@ -448,18 +468,6 @@ class DetectorLab:
         self.threshold.observe(lambda _c: None if self._quiet else self._guard(self._redraw), names="value")
         self.name.observe(lambda _c: self._guard(self._show_rule), names="value")
         self.write_button.on_click(lambda _b: self._guard(self.write))
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-    def _guard(self, fn) -> None:
-        try:
-            fn()
-        except Exception as exc:  # noqa: BLE001 - a callback's error goes on the page, not into the void
-            log.exception("detector lab callback failed")
-            self.message.value = f"<span style='color:#b91c1c'>{html.escape(str(exc))}</span>"
 
     def _rescore(self) -> None:
         self.result = score_detector(self.store, self.detector.value, series=self.series, **self._kw)
@@ -501,7 +509,7 @@ class DetectorLab:
         return path
 
 
-class LabelPanel:
+class LabelPanel(_Widgets):
     """Mark alert episodes as real incidents or false alarms: pick one, choose the verdict, save.
 
     ``episodes`` is a :class:`RuleBacktest` (its would-be alerts), or a frame of
@@ -509,6 +517,8 @@ class LabelPanel:
     :func:`workbench.drilldown.incidents` gives for the alerts the agent raised.
     Labels go to the home through :func:`workbench.labels.label_alert`.
     """
+
+    what = "label panel"
 
     def __init__(self, store: Any, episodes: RuleBacktest | pd.DataFrame, *, by: str | None = None) -> None:
         import ipywidgets as w
@@ -535,18 +545,6 @@ class LabelPanel:
         res = pd.Timestamp(row["resolved"]) if pd.notna(row.get("resolved")) else None
         span = f"{fired:%Y-%m-%d %H:%M} – {res:%H:%M}" if res is not None else f"{fired:%Y-%m-%d %H:%M} – (open)"
         return f"{span}  {row.get('host', '')} {row.get('metric', '')}"
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-    def _guard(self, fn) -> None:
-        try:
-            fn()
-        except Exception as exc:  # noqa: BLE001 - a callback's error goes on the page, not into the void
-            log.exception("label panel callback failed")
-            self.message.value = f"<span style='color:#b91c1c'>{html.escape(str(exc))}</span>"
 
     def save(self) -> dict[str, Any]:
         """Label the chosen episode with the chosen verdict (what the button does)."""
