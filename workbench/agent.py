@@ -94,6 +94,9 @@ AGENT_METRICS = (
 # hours of files.
 _COMPACT_TIMEOUT = 900.0
 
+# WORKBENCH_DEBUG_MODULES=pandas,duckdb,...: the status file also lists which of them are imported.
+_DEBUG_MODULES = tuple(m for m in os.environ.get("WORKBENCH_DEBUG_MODULES", "").split(",") if m)
+
 class _Repeated:
     """One kind of failure that may repeat every second (a full disk): logged when it starts or changes, then
     once every ``every`` seconds with the count, and once more when it stops ("recovered")."""
@@ -585,6 +588,8 @@ class Agent:
             "alert_errors": self._alert_errors,
             "control": self._control.status() if self._control is not None else None,
         }
+        if _DEBUG_MODULES:  # which of these modules this process has loaded (benchmarks/agent_memory.py, tests)
+            status["debug_modules"] = [m for m in _DEBUG_MODULES if m in sys.modules]
         try:
             write_json_atomic(self.store.layout.status(self.host), status)
         except OSError as exc:  # `workbench status` sees the file grow old and says the agent is stalled
