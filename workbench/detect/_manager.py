@@ -297,6 +297,11 @@ class AlertManager:
             score = det.update(now, value)
             return rule.breached(score, level), {"value": value, "score": score}
         # predicted
+        name = (alert.host, alert.metric, alert.labels)  # lets a forecaster cache per series
+        from_samples = getattr(self.forecaster, "from_samples", None)
+        if from_samples is not None:  # BreachForecaster: the samples as they are, no pandas in the agent
+            prob = float(from_samples(series.history, rule.horizon_seconds, rule.fire, rule.op, name=name))
+            return prob >= rule.probability, {"value": value, "probability": prob}
         import pandas as pd
 
         hist = pd.Series(

@@ -18,6 +18,13 @@ A ``predicted`` rule ("memory will exceed 95 % within 30 min, with probability
 Fitting costs a few milliseconds, and rules see a sample a second; a fit is
 reused for ``refit_every`` seconds per series (identified by the history's
 ``name``, which the alert manager sets).
+
+The alert manager calls :meth:`BreachForecaster.from_samples` with its
+``(epoch seconds, value)`` samples, and with the default Drift the whole path
+is numpy: Drift's own fit and predict on the bucket values (no pandas,
+statsmodels or scipy in the agent: ~130 MiB less resident,
+docs/benchmarks/agent.md). A pandas Series history (``__call__``) and any
+other model go through the model's public ``fit``/``predict``.
 """
 
 from __future__ import annotations
@@ -56,34 +63,56 @@ class BreachForecaster:
             raise DataError(f"horizon must be > 0 seconds; got {horizon_seconds!r}.")
         if len(history) == 0:
             return 0.0
-        now = history.index[-1].timestamp()
-        key = (history.name, float(horizon_seconds))
-        cached = self._cache.get(key) if history.name is not None else None
+        times = history.index.as_unit("ns").asi8 / 1e9 if hasattr(history.index, "asi8") else np.asarray(
+            [t.timestamp() for t in history.index], dtype=float)
+        return self.probability(times, history.to_numpy(dtype=float), horizon_seconds, level, op, name=history.name)
+
+    def from_samples(self, samples, horizon_seconds: float, level: float, op: str = ">", *, name=None) -> float:
+        """Like calling it, from ``(epoch seconds, value)`` pairs (the alert manager's history): no pandas."""
+        if len(samples) == 0:
+            return 0.0
+        cached = self._cache.get((name, float(horizon_seconds))) if name is not None else None
+        if cached is not None and samples[-1][0] - cached[0] < self.refit_every and op in (">", ">=", "<", "<="):
+            return _exceedance(cached[1], cached[2], float(level), op)  # no copy of the samples a second
+        data = np.asarray(samples, dtype=float).reshape(-1, 2)
+        return self.probability(data[:, 0], data[:, 1], horizon_seconds, level, op, name=name)
+
+    def probability(self, times, values, horizon_seconds: float, level: float, op: str = ">", *, name=None) -> float:
+        """P(crossing ``level`` within the horizon) from arrays of epoch seconds and values."""
+        if op not in (">", ">=", "<", "<="):
+            raise DataError(f"op must be one of >, >=, <, <=; got {op!r}.", op=op)
+        if horizon_seconds <= 0:
+            raise DataError(f"horizon must be > 0 seconds; got {horizon_seconds!r}.")
+        if len(times) == 0:
+            return 0.0
+        now = float(times[-1])
+        key = (name, float(horizon_seconds))
+        cached = self._cache.get(key) if name is not None else None
         if cached is not None and now - cached[0] < self.refit_every:
             _, mean, sigma = cached
         else:
-            fitted = self._forecast(history, horizon_seconds)
+            fitted = self._forecast(np.asarray(times, dtype=float), np.asarray(values, dtype=float), horizon_seconds)
             if fitted is None:
                 return 0.0
             mean, sigma = fitted
-            if history.name is not None:
+            if name is not None:
                 self._cache[key] = (now, mean, sigma)
         return _exceedance(mean, sigma, float(level), op)
 
-    def _forecast(self, history, horizon_seconds: float) -> tuple[np.ndarray, np.ndarray] | None:
-        import pandas as pd
-
+    def _forecast(self, times: np.ndarray, values: np.ndarray, horizon_seconds: float
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
         from workbench.forecast import Drift, clone
 
         step = horizon_seconds / self.steps
-        y = history.dropna()
-        if len(y) < 2:
+        ok = ~np.isnan(values)
+        times, values = times[ok], values[ok]
+        if len(values) < 2:
             return None
-        t0 = y.index[-1]
+        t0 = times[-1]
         # buckets end at the last sample, so the newest bucket is complete
-        ages = (t0 - y.index).total_seconds().to_numpy()
+        ages = t0 - times
         bucket = np.floor(ages / step).astype(np.int64)
-        sums = np.bincount(bucket, weights=y.to_numpy(dtype=float))
+        sums = np.bincount(bucket, weights=values)
         counts = np.bincount(bucket)
         keep = counts > 0
         if keep.sum() < self.min_points:
@@ -92,12 +121,23 @@ class BreachForecaster:
         vals = sums[::-1] / np.maximum(counts[::-1], 1)
         mask = keep[::-1]
         vals = np.interp(np.arange(len(vals)), np.flatnonzero(mask), vals[mask])
-        grid = pd.date_range(end=t0, periods=len(vals), freq=pd.Timedelta(seconds=step))
-        series = pd.Series(vals, index=grid)
-        model = clone(self.model) if self.model is not None else Drift()
-        pred = model.fit(series).predict(self.steps, level=(95,))
-        mean = pred["mean"].to_numpy(dtype=float)
-        sigma = (pred["hi_95"].to_numpy(dtype=float) - mean) / _Z95
+        if self.model is None:
+            # Drift's own numbers on the regular, gap-free buckets (what fit() would hand it after
+            # prepare_series), without the pandas index fit/predict build around them.
+            model = Drift()
+            model._fit(vals)
+            mean, intervals = model._predict(self.steps, (95.0,))
+            mean = np.asarray(mean, dtype=float)
+            hi = np.asarray(intervals[95.0][1], dtype=float)
+        else:
+            import pandas as pd
+
+            grid = pd.date_range(end=pd.Timestamp(t0, unit="s", tz="UTC"), periods=len(vals),
+                                 freq=pd.Timedelta(seconds=step))
+            pred = clone(self.model).fit(pd.Series(vals, index=grid)).predict(self.steps, level=(95,))
+            mean = pred["mean"].to_numpy(dtype=float)
+            hi = pred["hi_95"].to_numpy(dtype=float)
+        sigma = (hi - mean) / _Z95
         return mean, np.maximum(sigma, 0.0)
 
 

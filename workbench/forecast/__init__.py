@@ -17,41 +17,72 @@ Models: :class:`Naive`, :class:`SeasonalNaive`, :class:`Drift`, :class:`ETS`,
 ``notebooks/forecast_lab.ipynb`` calls.
 """
 
-from workbench.forecast._arima import ARIMA
-from workbench.forecast._auto import AutoForecaster, Ensemble, default_models
-from workbench.forecast._backtest import BacktestResult, backtest
-from workbench.forecast._base import BaseForecaster, clone
-from workbench.forecast._baselines import Drift, Naive, SeasonalNaive
-from workbench.forecast._capacity import ThresholdCrossing, time_to_threshold
-from workbench.forecast._ets import ETS
-from workbench.forecast._lab import (
-    LAB_MODELS,
-    AutoChoice,
-    Capacity,
-    Comparison,
-    Diagnostics,
-    capacity,
-    compare_models,
-    explain_auto,
-    load_series,
-    make_models,
-    residual_diagnostics,
-    save_forecast,
-    seasonality,
-    series_figure,
-)
-from workbench.forecast._metrics import coverage, mae, mase, mase_scale, rmse, smape
-from workbench.forecast._orchestrator import Forecast
-from workbench.forecast._overload import BrierReport, OverloadClassifier
-from workbench.forecast._prep import prepare_series, season_length_for
-from workbench.forecast._regression import Regression
-from workbench.forecast._seasonality import (
-    SeasonalPeriod,
-    TrendAnalysis,
-    analyze_trend,
-    detect_seasonality,
-)
-from workbench.forecast._store import forecast_metric
+# Lazy exports (PEP 562): `from workbench.forecast import Drift` loads only the baselines (numpy),
+# not statsmodels (ETS, ARIMA), scikit-learn (OverloadClassifier) or the lab's widgets -- the agent's
+# `predicted` rules need Drift alone (docs/benchmarks/agent.md).
+_EXPORTS = {
+    "ARIMA": "workbench.forecast._arima",
+    "AutoForecaster": "workbench.forecast._auto",
+    "Ensemble": "workbench.forecast._auto",
+    "default_models": "workbench.forecast._auto",
+    "BacktestResult": "workbench.forecast._backtest",
+    "backtest": "workbench.forecast._backtest",
+    "BaseForecaster": "workbench.forecast._base",
+    "clone": "workbench.forecast._base",
+    "Drift": "workbench.forecast._baselines",
+    "Naive": "workbench.forecast._baselines",
+    "SeasonalNaive": "workbench.forecast._baselines",
+    "ThresholdCrossing": "workbench.forecast._capacity",
+    "time_to_threshold": "workbench.forecast._capacity",
+    "ETS": "workbench.forecast._ets",
+    "LAB_MODELS": "workbench.forecast._lab",
+    "AutoChoice": "workbench.forecast._lab",
+    "Capacity": "workbench.forecast._lab",
+    "Comparison": "workbench.forecast._lab",
+    "Diagnostics": "workbench.forecast._lab",
+    "capacity": "workbench.forecast._lab",
+    "compare_models": "workbench.forecast._lab",
+    "explain_auto": "workbench.forecast._lab",
+    "load_series": "workbench.forecast._lab",
+    "make_models": "workbench.forecast._lab",
+    "residual_diagnostics": "workbench.forecast._lab",
+    "save_forecast": "workbench.forecast._lab",
+    "seasonality": "workbench.forecast._lab",
+    "series_figure": "workbench.forecast._lab",
+    "coverage": "workbench.forecast._metrics",
+    "mae": "workbench.forecast._metrics",
+    "mase": "workbench.forecast._metrics",
+    "mase_scale": "workbench.forecast._metrics",
+    "rmse": "workbench.forecast._metrics",
+    "smape": "workbench.forecast._metrics",
+    "Forecast": "workbench.forecast._orchestrator",
+    "BrierReport": "workbench.forecast._overload",
+    "OverloadClassifier": "workbench.forecast._overload",
+    "prepare_series": "workbench.forecast._prep",
+    "season_length_for": "workbench.forecast._prep",
+    "Regression": "workbench.forecast._regression",
+    "SeasonalPeriod": "workbench.forecast._seasonality",
+    "TrendAnalysis": "workbench.forecast._seasonality",
+    "analyze_trend": "workbench.forecast._seasonality",
+    "detect_seasonality": "workbench.forecast._seasonality",
+    "forecast_metric": "workbench.forecast._store",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.forecast' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "LAB_MODELS",

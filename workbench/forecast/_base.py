@@ -17,13 +17,17 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Iterable, Sequence
+from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from workbench.errors import DataError, NotFittedError
-from workbench.forecast._prep import prepare_series, season_length_for
+
+# pandas (and _prep, which needs it) is imported where a Series or frame is made, so that a model's
+# numpy core (``_fit``/``_predict``, what an agent's `predicted` rule runs) loads numpy alone.
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["BaseForecaster", "clone", "check_levels", "normal_intervals", "interval_columns"]
 
@@ -65,7 +69,7 @@ def normal_intervals(mean: np.ndarray, sd: np.ndarray, levels) -> dict[float, tu
     """Symmetric Gaussian intervals ``mean +/- z * sd`` for each level."""
     out = {}
     for lv in levels:
-        z = stats.norm.ppf(0.5 + lv / 200.0)
+        z = NormalDist().inv_cdf(0.5 + lv / 200.0)
         out[lv] = (mean - z * sd, mean + z * sd)
     return out
 
@@ -136,6 +140,8 @@ class BaseForecaster:
     # -- fitting ------------------------------------------------------------------------
     def fit(self, y: pd.Series) -> BaseForecaster:
         """Learn from ``y`` (a timestamp-indexed Series; see :func:`prepare_series`)."""
+        from workbench.forecast._prep import prepare_series
+
         series = prepare_series(y)
         values = series.to_numpy(dtype="float64", copy=True)
         if len(values) < self.min_obs:
@@ -159,6 +165,8 @@ class BaseForecaster:
     def _season(self, season_length) -> int:
         """Resolve a ``season_length`` hyperparameter (None -> from the frequency)."""
         if season_length is None:
+            from workbench.forecast._prep import season_length_for
+
             return season_length_for(self.freq_)
         if isinstance(season_length, bool) or not isinstance(season_length, int | np.integer):
             raise DataError(
@@ -181,6 +189,8 @@ class BaseForecaster:
     # -- predicting ---------------------------------------------------------------------
     def future_index(self, h: int) -> pd.DatetimeIndex:
         self.check_is_fitted()
+        import pandas as pd
+
         return pd.date_range(self.last_timestamp_ + self.freq_, periods=h, freq=self.freq_)
 
     def predict(self, h: int, level: Sequence[float] | None = (80, 95)) -> pd.DataFrame:
@@ -204,6 +214,8 @@ class BaseForecaster:
             data[f"lo_{_level_name(lv)}"] = lo
             data[f"hi_{_level_name(lv)}"] = hi
             lo_prev, hi_prev = lo, hi
+        import pandas as pd
+
         frame = pd.DataFrame(data, index=self.future_index(h), columns=interval_columns(levels))
         frame.index.name = "ds"
         return frame
