@@ -92,3 +92,22 @@ def test_a_running_agent_with_threshold_rules_loads_no_detector_library(tmp_path
 def test_a_running_agent_with_threshold_rules_loads_no_pandas(tmp_path):
     loaded, _ = _run_agent(tmp_path, RULES, ("pandas",))
     assert loaded == []
+
+
+PREDICTED = """
+[[alerts.rules]]
+name = "rss_soon"
+kind = "predicted"
+metric = "workbench.agent.memory.rss"
+level = 1e15
+horizon = "10min"
+probability = 0.9
+"""
+
+
+@pytest.mark.slow
+def test_a_running_agent_with_a_predicted_rule_forecasts_with_numpy_alone(tmp_path):
+    # Drift (workbench.forecast) is the model; it must not bring statsmodels, scipy, pandas or sklearn (~130 MiB).
+    loaded, modules = _run_agent(tmp_path, PREDICTED, ("pandas", "scipy", "statsmodels", "sklearn", "duckdb"))
+    assert loaded == [], f"an agent with a predicted rule imported {loaded}"
+    assert "workbench.forecast._baselines" in modules and "workbench.detect._predicted" in modules
