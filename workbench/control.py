@@ -610,9 +610,9 @@ def executor_status_path(home: str | os.PathLike, host: str, name: str) -> Path:
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON to ``path`` through a temporary name and a rename: readers see old or new, never half."""
-    from workbench.store._segment import write_bytes_atomic
+    from workbench._atomic import write_json_atomic as write
 
-    write_bytes_atomic(path, json.dumps(data, default=str), durable=False)  # no .tmp left when the disk is full
+    write(path, data, durable=False, default=str)  # rewritten every few seconds: atomic, not fsynced
 
 
 def _executor_statuses(home: str | os.PathLike) -> list[dict[str, Any]]:

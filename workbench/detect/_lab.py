@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench._atomic import write_text_atomic
 from workbench.detect._backtest import BacktestResult, backtest_rule
 from workbench.detect._base import score_series
 from workbench.detect._errors import RuleError
@@ -394,9 +395,7 @@ def write_rule(spec: Mapping[str, Any], path: str | os.PathLike | None = None, *
     cfg = config_from_dict(data, source=str(target))
     rules_from_config(cfg.alerts)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, target)
+    write_text_atomic(target, new)
     return target
 
 

@@ -27,6 +27,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from workbench._atomic import atomic_open
 from workbench.detect._manager import Alert, AlertManager, _Series, detector_key
 
 __all__ = ["save_state", "restore_state", "STATE_VERSION"]
@@ -85,12 +86,8 @@ def save_state(manager: AlertManager, path: str | os.PathLike) -> Path:
         alerts[alert_id] = row
     payload = {"version": STATE_VERSION, "series": series, "alerts": alerts}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb") as fh:
         pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
     return path
 
 

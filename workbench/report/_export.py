@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from workbench._atomic import write_text_atomic
+
 __all__ = ["export_html", "TEMPLATES"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -50,7 +52,5 @@ def export_html(notebook: str | os.PathLike, out: str | os.PathLike, *, title: s
     exporter.embed_images = True
     body, _resources = exporter.from_notebook_node(nb)
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    os.replace(tmp, out)
+    write_text_atomic(out, body)
     return out.stat().st_size

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench._atomic import replace_durable
 from workbench.report._errors import (
     ReportBusyError,
     ReportError,
@@ -252,7 +253,7 @@ def run_report(name: str = "report", *, home: str | os.PathLike, notebook: str |
         if result.status == "ok":
             result.html = str(final / "report.html")
         write_json_atomic(tmp / "run.json", result.as_dict())
-        os.replace(tmp, final)
+        replace_durable(tmp, final)
         write_json_atomic(base / "last_run.json", result.as_dict())
     if keep is not None or max_age is not None:
         apply_retention(root, name, keep=keep, max_age=max_age)

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench import _atomic
+
 __all__ = ["reports_dir", "list_reports", "write_index", "apply_retention", "write_json_atomic", "read_run",
            "STAMP"]
 
@@ -34,12 +36,8 @@ def reports_dir(home: str | os.PathLike) -> Path:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """A report's JSON record (``run.json``, the service's state), indented for a person reading it."""
+    _atomic.write_json_atomic(path, data, indent=1, default=str)
 
 
 def read_run(run_dir: Path) -> dict[str, Any] | None:
@@ -144,7 +142,5 @@ def write_index(root: str | os.PathLike) -> Path:
         parts.append("</tbody></table>")
     parts.append("</body></html>")
     path = root / "index.html"
-    tmp = root / ".index.html.tmp"
-    tmp.write_text("".join(parts), encoding="utf-8")
-    os.replace(tmp, path)
+    _atomic.write_text_atomic(path, "".join(parts))
     return path

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from workbench._atomic import replace_durable
 from workbench.store._layout import Layout, parse_l0_name
 from workbench.store._manifest import FileEntry, Manifest, load_manifest, save_manifest
 from workbench.store._quarantine import quarantine_file
@@ -69,7 +70,6 @@ from workbench.store._segment import (
     TS,
     SegmentWriter,
     check_segment,
-    fsync_dir,
     read_segment,
     read_table,
     sort_samples,
@@ -480,8 +480,7 @@ class Compactor:
             return None
         tmp, rows, tmin, tmax = done
         name = self._new_name(tier, level[0], tmin, tmax)
-        os.replace(tmp, self._path(name))
-        fsync_dir(tmp.parent)
+        replace_durable(tmp, self._path(name))
         entry = FileEntry(name, tier, level, tmin, tmax, rows, self._path(name).stat().st_size, bucket=bucket,
                           rolled=rolled)
         m.files.append(entry)

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.store._segment import write_bytes_atomic
+from workbench._atomic import write_bytes_atomic
 
 __all__ = ["FileEntry", "Manifest", "load_manifest", "save_manifest"]
 

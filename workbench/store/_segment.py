@@ -14,6 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workbench._atomic import atomic_open, replace_durable, temp_name
+
 __all__ = [
     "SAMPLE_SCHEMA",
     "ROLLUP_SCHEMA",
@@ -32,7 +34,6 @@ __all__ = [
     "ts_range",
     "SegmentWriter",
     "sort_samples",
-    "fsync_dir",
 ]
 
 TS = pa.timestamp("us", tz="UTC")
@@ -114,54 +115,11 @@ SEALED_ZSTD_LEVEL = 6
 ROW_GROUP_ROWS = 128 * 1024
 
 
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_bytes_atomic(path: Path, data: bytes | str, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary name and a rename: readers see the old or the new file.
-
-    ``durable`` fsyncs the file and its directory (manifests; not the agent's status, rewritten every
-    few seconds). On any failure (a full disk) the temporary file is removed: nothing is left behind.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if durable:
-        fsync_dir(path.parent)
-
-
 def write_atomic(table: pa.Table, path: Path, *, row_group_size: int | None = None, **options) -> int:
-    """Write ``table`` to ``path`` atomically; return the file size in bytes."""
+    """Write ``table`` to ``path`` atomically and durably; return the file size in bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            pq.write_table(table, fh, row_group_size=row_group_size, **options)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with atomic_open(path, "wb") as fh:
+        pq.write_table(table, fh, row_group_size=row_group_size, **options)
     return path.stat().st_size
 
 
@@ -214,7 +172,7 @@ class SegmentWriter:
         self.rows = 0
         self.tmin: int | None = None
         self.tmax: int | None = None
-        self._tmp = directory / f".stream-{os.getpid()}-{os.urandom(4).hex()}.tmp"
+        self._tmp = temp_name(directory / "stream")
         self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit() or abort()
         self._writer = pq.ParquetWriter(self._fh, schema, **options)
         self._pending: list[pa.Table] = []
@@ -273,8 +231,7 @@ class SegmentWriter:
         tmp = self.close_temporary()
         if tmp is None:
             raise ValueError("an empty segment cannot be committed; check .rows first")
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        replace_durable(tmp, path)
         return path.stat().st_size
 
     def abort(self) -> None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from workbench._atomic import write_bytes_atomic
 from workbench.catalog import MetricSpec
 from workbench.errors import DataError, QueryError, StoreError, UnknownMetricError
 from workbench.labels import canonical_labels, format_labels
@@ -38,7 +39,6 @@ from workbench.store._segment import (
     check_segment,
     sort_samples,
     write_atomic,
-    write_bytes_atomic,
     write_samples,
 )
 from workbench.store._snapshot import Snapshot, take_snapshot

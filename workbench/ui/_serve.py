@@ -38,6 +38,8 @@ def share_dir() -> Path:
     """
     import shutil
 
+    from workbench._atomic import atomic_path
+
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench"
     root = cache / "voila-share"
     tdir = root / "voila" / "templates" / "workbench"
@@ -47,16 +49,14 @@ def share_dir() -> Path:
         if src.is_file():
             dst = tdir / src.name
             if not dst.exists() or dst.read_bytes() != src.read_bytes():
-                tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, dst)
+                with atomic_path(dst) as tmp:
+                    shutil.copyfile(src, tmp)
     from workbench.ui._widgets import PLOTLY_BUNDLE
 
     js = static / PLOTLY_BUNDLE.name
     if not js.exists() or js.stat().st_size != PLOTLY_BUNDLE.stat().st_size:
-        tmp = js.with_name(f".plotly.{os.getpid()}.tmp")
-        shutil.copyfile(PLOTLY_BUNDLE, tmp)
-        os.replace(tmp, js)
+        with atomic_path(js, tag="plotly") as tmp:
+            shutil.copyfile(PLOTLY_BUNDLE, tmp)
     return root
 
 
