@@ -265,6 +265,29 @@ def run_folds(detector: str = "default", axes: dict[str, list] | None = None,
     return {"rows": rows, "in_sample": everything, "pooled": {p: _pooled(held_parts[p]) for p in profiles}, "table": table}
 
 
+def run_perfile(category: str, threshold: float, **params) -> None:
+    """Per file of ``category``: windows found and missed, false-alarm rows (time, score), at ``threshold``.
+
+    Detections are scored rows (after NAB's probation) with ``score >= threshold``; a false alarm is a
+    detection outside every window. The diagnosis behind a fold's held-out score, not a score itself.
+    """
+    import math
+
+    windows = json.loads((SHARED / "nab" / "labels" / "combined_windows.json").read_text())
+    print(f"{category}, default {params or '(as shipped)'}, threshold {threshold}")
+    for path in sorted((SHARED / "nab" / "data" / category).glob("*.csv")):
+        frame = pd.read_csv(path)
+        ts = pd.to_datetime(frame["timestamp"])
+        s = score_series(make_detector("default", **params), pd.Series(frame["value"].to_numpy(float), index=ts)).to_numpy()
+        start = min(math.floor(0.15 * len(s)), 750)
+        spans = [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in windows[f"{category}/{path.name}"]]
+        hits = [i for i in range(start, len(s)) if s[i] >= threshold]
+        found = [any(a <= ts[i] <= b for i in hits) for a, b in spans]
+        fps = [f"{ts[i]:%m-%d %H:%M} {s[i]:.2f}" for i in hits if not any(a <= ts[i] <= b for a, b in spans)]
+        missed = [f"{a:%Y-%m-%d}" for (a, _), f in zip(spans, found, strict=True) if not f]
+        print(f"{path.name:42s} found {sum(found)}/{len(spans)} missed {missed or '-'}; {len(fps)} false alarms: {', '.join(fps)}")
+
+
 class _StreamingZ:
     """The peer for ``cost``: a plain rolling z-score over ``window`` points, one point at a time."""
 
@@ -350,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("folds", help="leave one category out: held-out scores beside in-sample ones")
     f.add_argument("--detector", action="append", choices=sorted(DETECTORS),
                    help=f"detector to run (repeatable; default: {', '.join(FOLD_DETECTORS)})")
+    pf = sub.add_parser("perfile", help="per file of a category: windows missed, false alarms, at a threshold")
+    pf.add_argument("--category", default="realKnownCause")
+    pf.add_argument("--threshold", type=float, required=True)
+    pf.add_argument("--halflife", type=int, help="calibration_halflife (default: as shipped)")
     sub.add_parser("cost", help="memory per watched series and CPU per sample, beside a rolling z-score")
     args = parser.parse_args(argv)
     if args.cmd == "detect":
@@ -357,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out} ({spent:.1f}s detecting)")
     elif args.cmd == "score":
         score(args.data, args.windows, args.results)
+    elif args.cmd == "perfile":
+        extra = {} if args.halflife is None else {"calibration_halflife": args.halflife}
+        run_perfile(args.category, args.threshold, **extra)
     elif args.cmd == "cost":
         run_cost()
     elif args.cmd == "folds":
