@@ -74,7 +74,7 @@ def test_long_seasons_use_decomposition_or_fourier_terms():
     arima = ARIMA().fit(series)
     assert arima.seasonal_order_[3] == 0 and arima.fourier_K_ >= 1, arima.model_name_
     ets = ETS().fit(series)
-    assert ets.stl_seasonal_ is not None
+    assert ets.fourier_K_ >= 1, ets.form_name_
     for model in (arima, ets, Regression().fit(series)):
         fc = model.predict(288)
         mae = np.mean(np.abs(fc["mean"].to_numpy() - truth))
@@ -87,3 +87,19 @@ def test_arima_fixed_order_and_names(seasonal_noisy):
     assert model.seasonal_order_ == (0, 1, 1, 24)
     assert model.model_name_ == "ARIMA(1,0,1)(0,1,1)[24] with drift"
     assert len(model.predict(24)) == 24
+
+
+def test_long_season_ets_takes_fourier_terms_only_when_they_pay():
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    idx = pd.date_range("2010-01-03", periods=52 * 4 + 13, freq="W")
+    t = np.arange(idx.size)
+    seasonal = 100 + 8 * np.sin(2 * np.pi * t / 52) + rng.normal(0, 1, t.size)
+    ets = ETS(season_length=52).fit(pd.Series(seasonal[:-13], index=idx[:-13]))
+    assert ets.fourier_K_ >= 1 and "Fourier" in ets.form_name_, ets.form_name_
+    err = np.abs(ets.predict(13)["mean"].to_numpy() - seasonal[-13:]).mean()
+    assert err < 2.0, err  # the season is +/- 8: a non-seasonal forecast is off by ~5
+    walk = 100 + np.cumsum(rng.normal(0, 1, t.size))
+    plain = ETS(season_length=52).fit(pd.Series(walk[:-13], index=idx[:-13]))
+    assert plain.fourier_K_ == 0, plain.form_name_  # no season: none is repeated

@@ -34,6 +34,7 @@ from scipy import optimize, signal
 from workbench.errors import DataError
 from workbench.forecast._base import BaseForecaster
 from workbench.forecast._ets import quiet
+from workbench.forecast._fourier import fourier_terms
 
 __all__ = ["ARIMA", "seasonal_strength", "ndiffs", "nsdiffs"]
 
@@ -174,14 +175,6 @@ def _css_fit(w: np.ndarray, order, s: int, ncond: int):
     npar = k + 1
     aicc = -2 * loglik + 2 * npar + 2 * npar * (npar + 1) / (n_eff - npar - 1)
     return aicc, params, sigma2
-
-
-def _fourier(positions: np.ndarray, m: int, K: int) -> np.ndarray:
-    cols = []
-    for k in range(1, K + 1):
-        angle = 2 * np.pi * k * positions / m
-        cols += [np.sin(angle), np.cos(angle)]
-    return np.column_stack(cols) if cols else np.empty((positions.size, 0))
 
 
 def _difference(y: np.ndarray, d: int, D: int, s: int) -> np.ndarray:
@@ -382,7 +375,7 @@ class ARIMA(BaseForecaster):
             K, beta = self._choose_fourier(y, m)
             self.fourier_K_ = K
             if K:
-                X = _fourier(np.arange(n), m, K)
+                X = fourier_terms(np.arange(n), m, K)
                 self.exog_beta_ = beta
                 target = y - X @ beta
         # Differencing.
@@ -418,7 +411,7 @@ class ARIMA(BaseForecaster):
         best = (np.inf, 0, np.empty(0))
         base = np.column_stack([np.ones(n), pos / n])
         for K in range(0, min(self.max_fourier, m // 2) + 1):
-            X = np.hstack([base, _fourier(pos, m, K)])
+            X = np.hstack([base, fourier_terms(pos, m, K)])
             coef, *_ = np.linalg.lstsq(X, y, rcond=None)
             rss = float(np.sum((y - X @ coef) ** 2))
             k = X.shape[1] + 1
@@ -469,7 +462,7 @@ class ARIMA(BaseForecaster):
         n = self.y_.size
         seasonal_exog = np.zeros(n + h)
         if self.fourier_K_:
-            X = _fourier(np.arange(n + h), self.season_length_, self.fourier_K_)
+            X = fourier_terms(np.arange(n + h), self.season_length_, self.fourier_K_)
             seasonal_exog = X @ self.exog_beta_
         target = self.y_ - seasonal_exog[:n]
         with quiet():

@@ -7,10 +7,16 @@ multiplicative) and keeps the one with the smallest AICc, as Hyndman et al.'s
 with multiplicative seasonality are left out (their forecast variance is
 infinite). Seasonal forms are tried only with at least two full seasons.
 
-Long seasonal periods (more than ``max_season_length`` steps, e.g. a daily cycle
-in 5-minute data) are handled like ``stlf``: an STL decomposition takes the
-seasonal component out, ETS forecasts the seasonally adjusted series, and the
-last seasonal cycle is added back.
+Long seasonal periods (more than ``max_season_length`` steps, 24 by default:
+52 weeks in weekly data, a day of 5-minute samples) get no seasonal states
+(statsmodels would carry ``m`` of them; ``ets()`` and statsforecast drop such
+seasons altogether). The season enters as ``K`` Fourier pairs instead: their
+coefficients are fitted to the series minus its centred moving average (a
+fixed seasonal profile, as in a classical decomposition, smoothed to ``K``
+harmonics), non-seasonal ETS models what is left, and the profile is added
+back to the forecasts. ``K`` (0 included: no season) is chosen by the AICc of
+the whole model, ETS likelihood of the adjusted series plus the ``2K``
+coefficients, so a weak or noisy season is left out rather than repeated.
 
 statsmodels objects stay inside this module: the fitted state is the chosen form,
 its parameters and the training values; prediction re-runs the filter with those
@@ -31,6 +37,7 @@ import statsmodels.tools.sm_exceptions  # noqa: F401
 
 from workbench.errors import DataError
 from workbench.forecast._base import BaseForecaster
+from workbench.forecast._fourier import fourier_terms, seasonal_profile
 
 __all__ = ["ETS"]
 
@@ -71,7 +78,9 @@ class ETS(BaseForecaster):
     season_length : int, optional
         Seasonal period in steps; None takes the natural cycle of the frequency.
     max_season_length : int
-        Longer periods are handled by STL decomposition (see the module docstring).
+        Longer periods enter as Fourier terms (see the module docstring).
+    max_fourier : int
+        Most Fourier pairs tried for a long season (``K`` from 0 to this, by AICc).
     initialization : {"auto", "heuristic", "estimated"}
         How initial states are obtained. "auto" uses the fast heuristic of
         Hyndman et al. when the series holds at least four seasons, else estimates.
@@ -86,7 +95,8 @@ class ETS(BaseForecaster):
         trend="auto",
         seasonal="auto",
         season_length: int | None = None,
-        max_season_length: int = 48,
+        max_season_length: int = 24,
+        max_fourier: int = 8,
         initialization: str = "auto",
     ) -> None:
         self.error = error
@@ -94,6 +104,7 @@ class ETS(BaseForecaster):
         self.seasonal = seasonal
         self.season_length = season_length
         self.max_season_length = max_season_length
+        self.max_fourier = max_fourier
         self.initialization = initialization
 
     def _candidates(self, y: np.ndarray, m: int):
@@ -149,48 +160,89 @@ class ETS(BaseForecaster):
         self.season_length_ = m
         self.constant_ = bool(np.ptp(y) == 0)
         self.y_ = y.copy()
-        self.stl_seasonal_ = None
+        self.fourier_K_ = 0
+        self.fourier_beta_ = np.empty(0)
         if self.constant_:
             self.form_ = ("add", None, None)
             return
-        work, m_model = y, m
-        if m > self.max_season_length and y.size >= 2 * m + 1:
-            from statsmodels.tsa.seasonal import STL
-
-            with quiet():
-                dec = STL(y, period=m, robust=True).fit()
-            self.stl_seasonal_ = np.asarray(dec.seasonal)[-m:].copy()
-            work = y - np.asarray(dec.seasonal)
-            m_model = 1
-        elif m > self.max_season_length:
-            m_model = 1
+        long_season = m > self.max_season_length
+        m_model = 1 if long_season else m
         self.model_season_ = m_model
-        self.work_ = work
         init = self.initialization
         if init == "auto":
-            init = "heuristic" if work.size >= max(4 * m_model, 20) else "estimated"
+            init = "heuristic" if y.size >= max(4 * m_model, 20) else "estimated"
         self.init_ = init
-        best = None
-        with quiet():
-            for form in self._candidates(work, m_model):
-                try:
-                    res = self._model(work, form, m_model, init).fit(disp=False, maxiter=200)
-                except Exception:  # a form that cannot be estimated on this series is skipped
-                    continue
-                score = res.aicc
-                if np.isfinite(score) and (best is None or score < best[0]):
-                    best = (score, form, np.asarray(res.params, dtype=float))
+        best = self._search(y, m_model, init)
         if best is None:
             raise DataError(
                 f"No ETS form could be estimated on this series of {y.size} points.", n=y.size
             )
-        self.aicc_, self.form_, self.params_ = best
+        work = y
+        if long_season and y.size >= 2 * m + 1:
+            K, beta = self._choose_fourier(y, m, init, best)
+            if K:
+                work = y - fourier_terms(np.arange(y.size), m, K) @ beta
+                again = self._search(work, 1, init)
+                if again is not None:
+                    best = again
+                    self.fourier_K_, self.fourier_beta_ = K, beta
+                else:
+                    work = y
+        self.work_ = work
+        self.aicc_, self.form_, self.params_, _ = best
+
+    def _search(self, y, m, init, forms=None):
+        """(AICc, form, params) of the best admissible form on ``y``; None when none fits."""
+        best = None
+        with quiet():
+            for form in forms or self._candidates(y, m):
+                try:
+                    res = self._model(y, form, m, init).fit(disp=False, maxiter=200)
+                except Exception:  # a form that cannot be estimated on this series is skipped
+                    continue
+                score = res.aicc
+                if np.isfinite(score) and (best is None or score < best[0]):
+                    best = (score, form, np.asarray(res.params, dtype=float), float(res.llf))
+        return best
+
+    def _choose_fourier(self, y, m, init, best):
+        """Fourier pairs for a long season by the AICc of the whole model (0: no season).
+
+        Each ``K`` is scored with the form that won on the raw series (its
+        additive-error twin when the adjusted series is not positive), counting
+        the ``2K`` coefficients as parameters.
+        """
+        n = y.size
+
+        def aicc(loglik, k):
+            return -2 * loglik + 2 * k + 2 * k * (k + 1) / max(n - k - 1, 1)
+
+        _, form0, params0, loglik0 = best
+        chosen = (aicc(loglik0, params0.size), 0, np.empty(0))
+        pos = np.arange(n)
+        for K in range(1, min(int(self.max_fourier), m // 2) + 1):
+            beta = seasonal_profile(y, m, K)
+            adjusted = y - fourier_terms(pos, m, K) @ beta
+            form = form0
+            if form[0] == "mul" and not np.all(adjusted > 0):
+                form = ("add", form[1], None)
+            found = self._search(adjusted, 1, init, forms=[form])
+            if found is None:
+                continue
+            _, _, params, loglik = found
+            total = aicc(loglik, params.size + 2 * K)
+            if total < chosen[0]:
+                chosen = (total, K, beta)
+        return chosen[1], chosen[2]
 
     @property
     def form_name_(self) -> str:
         e, t, s = self.form_
         code = {None: "N", "add": "A", "mul": "M", "add_damped": "Ad"}
-        return f"ETS({code[e]},{code[t]},{code[s]})" + (" on STL-adjusted" if self.stl_seasonal_ is not None else "")
+        name = f"ETS({code[e]},{code[t]},{code[s]})"
+        if self.fourier_K_:
+            name += f" + Fourier(K={self.fourier_K_}, period {self.season_length_})"
+        return name
 
     def _predict(self, h, levels):
         if self.constant_:
@@ -206,8 +258,8 @@ class ETS(BaseForecaster):
             for lv in levels:
                 frame = pred.summary_frame(alpha=1 - lv / 100.0)
                 intervals[lv] = (frame["pi_lower"].to_numpy(float), frame["pi_upper"].to_numpy(float))
-        if self.stl_seasonal_ is not None:
-            season = self.stl_seasonal_[np.arange(h) % self.stl_seasonal_.size]
+        if self.fourier_K_:
+            season = fourier_terms(np.arange(n, n + h), self.season_length_, self.fourier_K_) @ self.fourier_beta_
             mean = mean + season
             intervals = {lv: (lo + season, hi + season) for lv, (lo, hi) in intervals.items()}
         return mean, intervals
