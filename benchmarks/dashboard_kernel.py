@@ -1,0 +1,60 @@
+"""The dashboard's kernel-side cost without Voilà or a browser: memory and CPU per tick.
+
+Builds the page's :class:`workbench.ui.Dashboard` in this process on
+``$WORKBENCH_HOME`` (load the demo and start an agent there first), runs the
+slow panels ``--scale`` times more often than the page does (so 600 ticks
+cover what the page does in hours), and prints RSS and CPU per tick every 100
+ticks. No comm is open, so what this leaves out (and
+``benchmarks/dashboard.py`` includes) is the widget messages' serialisation
+and the kernel's session; a growth seen there but not here lives in that layer.
+
+    WORKBENCH_HOME=/tmp/h workbench demo && WORKBENCH_HOME=/tmp/h workbench agent &
+    WORKBENCH_HOME=/tmp/h python benchmarks/dashboard_kernel.py --ticks 600 --scale 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ticks", type=int, default=600)
+    ap.add_argument("--scale", type=int, default=10, help="run the slow panels this many times more often")
+    ap.add_argument("--sleep", type=float, default=0.2, help="seconds between ticks (new samples keep arriving)")
+    args = ap.parse_args()
+
+    from workbench import ui
+
+    d = ui.Dashboard()
+    d.SLOW = tuple((n, max(1, e // args.scale)) for n, e in d.SLOW)
+    d._every, d._due = dict(d.SLOW), dict(d.SLOW)
+    d.style(), d.top(), d.body(), d.footer()
+    for _ in range(20):  # caches fill, the first fits run
+        d.tick()
+        time.sleep(args.sleep)
+    gc.collect()
+    r0, c0 = rss_mib(), time.process_time()
+    print(f"start: RSS {r0:.1f} MiB")
+    for i in range(1, args.ticks + 1):
+        d.tick()
+        time.sleep(args.sleep)
+        if i % 100 == 0:
+            gc.collect()
+            r = rss_mib()
+            print(f"tick {i}: RSS {r:.1f} MiB ({(r / r0 - 1) * 100:+.1f} %), "
+                  f"CPU {(time.process_time() - c0) / i * 1000:.1f} ms per tick, errors {d.stats()['errors']}")
+
+
+if __name__ == "__main__":
+    main()
