@@ -70,3 +70,12 @@ def test_intervals_are_calibrated_on_the_backtest():
 def test_bad_tolerance_is_refused_with_the_value():
     with pytest.raises(DataError, match=r"tolerance must be a number in \[0, 1\).*got 2"):
         AutoForecaster(models=[Naive()], tolerance=2).fit(hourly(np.arange(50.0)))
+
+
+def test_calibrated_widths_are_the_closest_non_decreasing_ones():
+    from workbench.forecast._auto import _isotonic
+
+    np.testing.assert_allclose(_isotonic(np.array([1.0, 3.0, 2.0, 4.0])), [1.0, 2.5, 2.5, 4.0])
+    # A blip early on is pooled with what follows, not carried to the end of the horizon
+    widths = _isotonic(np.array([1.0, 5.0, 2.0, 2.0, 2.0, 2.0]))
+    assert widths[-1] < 5.0 and np.all(np.diff(widths) >= 0)

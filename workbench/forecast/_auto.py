@@ -352,9 +352,26 @@ def _apply_calibration(mean, lo, hi, calibration: dict, level: float):
     # steps past the backtest horizon keep the last factor.
     scale = np.interp(np.arange(1, mean.size + 1), centres[ok], factors[ok])
     # Blocks get different factors; uncertainty must still not shrink with the horizon.
-    below = np.maximum.accumulate(np.maximum(scale * (mean - lo), 0.0))
-    above = np.maximum.accumulate(np.maximum(scale * (hi - mean), 0.0))
+    # The closest non-decreasing widths (least squares), not the running maximum: that
+    # one carries every upward blip to the end of the horizon and over-covers.
+    below = _isotonic(np.maximum(scale * (mean - lo), 0.0))
+    above = _isotonic(np.maximum(scale * (hi - mean), 0.0))
     return mean - below, mean + above
+
+
+def _isotonic(x: np.ndarray) -> np.ndarray:
+    """Least-squares non-decreasing fit to ``x`` (pool adjacent violators)."""
+    values, counts = [], []
+    for v in np.asarray(x, dtype=float):
+        values.append(v)
+        counts.append(1)
+        while len(values) > 1 and values[-2] > values[-1]:
+            n = counts[-2] + counts[-1]
+            values[-2] = (values[-2] * counts[-2] + values[-1] * counts[-1]) / n
+            counts[-2] = n
+            values.pop()
+            counts.pop()
+    return np.repeat(values, counts)
 
 
 def _ensemble_score(results, metric: str) -> float:
