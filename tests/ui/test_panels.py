@@ -425,3 +425,45 @@ def test_alert_panel_labels_an_alert_as_a_false_alarm(tmp_path):
     labels.label_alert(store, {"host": "box", "fired": ts[100], "alert_id": alert_id[0]}, "incident")
     panel.refresh_slow()
     assert len(panel._list.children) == 1
+
+
+def test_alert_rows_are_kept_across_reads_and_closed_when_their_alert_leaves(tmp_path):
+    """Re-reading the alerts updates the listed rows in place (no new widgets registered with the
+    kernel each read); a row whose alert is no longer listed is closed, its layouts with it."""
+    import ipywidgets as W
+    from ipywidgets.widgets.widget import _instances
+
+    from workbench.detect import backtest_rule, rule_from_dict
+    from workbench.ui import AlertPanel
+
+    store = Store(tmp_path, host="box")
+    now = time.time()
+    ts = pd.to_datetime([now - 3000 + 10 * i for i in range(300)], unit="s", utc=True)
+    values = [0.95 if i >= 250 else 0.2 for i in range(300)]  # firing now
+    series = pd.DataFrame({"ts": ts, "host": "box", "metric": "system.memory.utilization", "labels": "", "value": values})
+    store.append(series.drop(columns="host"))
+    rule = rule_from_dict({"name": "mem-high", "kind": "threshold", "metric": "system.memory.utilization",
+                           "fire": 0.9, "resolve": 0.5, "for": "30s"})
+    store.append_records("alerts", backtest_rule(rule, series).records)
+    panel = AlertPanel(store, by="tester")
+    panel.refresh_slow()
+    rows = [w for w in panel._list.children if isinstance(w, W.HBox)]
+    assert len(rows) == 1 and "firing" in rows[0].children[0].value
+    registered = len(_instances)
+    for _ in range(4):
+        panel._seen = None  # as if a record was written: every row is re-read
+        panel.refresh_slow()
+    assert len(_instances) == registered
+    assert [id(w) for w in panel._list.children] == [id(w) for w in rows]
+    # the buttons act on the record of the latest read
+    rows[0].children[2].children[0].click()
+    assert panel._pending_action[0] == "ack" and "mem-high" in panel._confirm_text.value
+    panel._hide_confirm()
+    # another host: nothing listed, the two rows and every widget in them are closed
+    inner = [rows[0].children[0], rows[0].children[0].layout, rows[0].children[2].children[0].style]
+    panel.only_host, panel.host = True, "elsewhere"
+    panel._seen = None
+    panel.refresh_slow()
+    assert "No alerts firing" in panel._list.children[0].value
+    assert all(w.comm is None for w in [*rows, *inner])
+    assert len(_instances) < registered

@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as W
 
 from workbench.labels import parse_labels
-from workbench.ui._base import Panel, SentActions, ago, buttons, esc, files_signature, fmt_value, log, sparkline_svg
+from workbench.ui._base import Panel, SentActions, ago, buttons, close_tree, esc, files_signature, fmt_value, log, sparkline_svg
 from workbench.ui._base import ts as _ts
 from workbench.ui._widgets import Table
 
@@ -63,6 +63,9 @@ class AlertPanel(Panel):
         )
         self._history_box = W.Accordion(children=[self.history], titles=("History (24 h)",), selected_index=None)
         self._ids: tuple[str, ...] = ()
+        self._rows: dict[tuple[str, str], _Row] = {}
+        self._empty = W.HTML('<div class="wb-empty">No alerts firing or pending. Rules are set in '
+                             '<code>[alerts]</code> of workbench.toml.</div>')
         self._seen: tuple | None = None
         self._labels_seen: tuple | None = None
         self._read_at = -math.inf
@@ -103,12 +106,11 @@ class AlertPanel(Panel):
         if labels_sig != self._labels_seen:  # list_labels costs ~90 ms; labels change rarely
             self._labels_seen = labels_sig
             self._labelled = _verdicts(self.store) if labels_sig else {}
-        rows = [self._row(r) for r in active.to_dict("records")] if len(active) else []
-        rows += [self._resolved_row(r) for r in recent.head(5).to_dict("records")] if len(recent) else []
-        if not rows:
-            rows = [W.HTML('<div class="wb-empty">No alerts firing or pending. Rules are set in '
-                           '<code>[alerts]</code> of workbench.toml.</div>')]
-        self._list.children = rows
+        active_rows = active.to_dict("records") if len(active) else []
+        resolved_rows = recent.head(5).to_dict("records") if len(recent) else []
+        rows = [self._row(r) for r in active_rows] + [self._resolved_row(r) for r in resolved_rows]
+        keys = {("active", r["alert_id"]) for r in active_rows} | {("resolved", r["alert_id"]) for r in resolved_rows}
+        self._show_rows(rows or [self._empty], keys)
         self._ids = ids
         hist = alerts.history(self.store, since="1d")
         if host is not None and len(hist):
@@ -131,6 +133,11 @@ class AlertPanel(Panel):
             values = []
         return sparkline_svg(values, width=140, height=30, label=f"{r['metric']} around the alert")
 
+    # -- rows: one set of widgets per alert, kept while the alert is listed ----------------
+    # Rebuilding every row on each read (every 30 s at least) left the old widgets, their
+    # layouts and button styles registered with the kernel for ever (an ipywidgets widget lives
+    # until closed) and made the browser build new views: the rows are kept by alert and only
+    # their texts change; a row whose alert leaves the list is closed with everything in it.
     def _row(self, r: dict) -> W.Widget:
         sev = str(r.get("severity") or "warning")
         state = str(r.get("state"))
@@ -146,39 +153,57 @@ class AlertPanel(Panel):
             bits.append("silenced")
         bits += self._label_bits(r)
         summary = f'<div class="wb-muted wb-small">{esc(r["summary"])}</div>' if r.get("summary") else ""
-        body = W.HTML(
-            f'<div class="wb-alert wb-alert-{esc(state)}" data-alert-id="{esc(r["alert_id"])}">'
-            f'<span class="wb-pill wb-{ {"critical": "crit", "warning": "warn"}.get(sev, "info") }">{esc(sev)}</span> '
-            f'<b>{esc(r["rule"])}</b> <span class="wb-muted">{esc(state)}</span><br>'
-            f'<span class="wb-small">{esc(r["host"])} · {esc(r["metric"])} {esc(r.get("labels") or "")}</span><br>'
-            f'<span class="wb-small">{" · ".join(bits)}</span>{summary}</div>',
-            layout=W.Layout(flex="1 1 auto", min_width="0"))
-        spark = W.HTML(self._evidence(r))
-        episode = {**r, "fired": r.get("since"), "resolved": None}
-        ack, silence, label = buttons([
-            ("Acknowledge", f"acknowledge {r['alert_id']}", lambda _b, r=r: self._ask("ack", r)),
-            ("Silence", f"silence {r['rule']} on {r['host']}", lambda _b, r=r: self._ask("silence", r)),
-            ("Label", "mark it a real incident or a false alarm", lambda _b, e=episode: self._ask("label", e)),
-        ])
-        ack.disabled = bool(acked and acked == acked)
-        ack.add_class("wb-ack")
-        label.add_class("wb-label")
-        box = W.HBox([body, spark, W.VBox([ack, silence, label])], layout=W.Layout(align_items="center"))
-        box.add_class("wb-alert-row")
-        return box
+        html = (f'<div class="wb-alert wb-alert-{esc(state)}" data-alert-id="{esc(r["alert_id"])}">'
+                f'<span class="wb-pill wb-{ {"critical": "crit", "warning": "warn"}.get(sev, "info") }">{esc(sev)}</span> '
+                f'<b>{esc(r["rule"])}</b> <span class="wb-muted">{esc(state)}</span><br>'
+                f'<span class="wb-small">{esc(r["host"])} · {esc(r["metric"])} {esc(r.get("labels") or "")}</span><br>'
+                f'<span class="wb-small">{" · ".join(bits)}</span>{summary}</div>')
+        row = self._rows.get(("active", r["alert_id"]))
+        if row is None:
+            rec: dict[str, Any] = {}
+            body = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
+            spark = W.HTML()
+            ack, silence, label = buttons([
+                ("Acknowledge", f"acknowledge {r['alert_id']}", lambda _b: self._ask("ack", rec["r"])),
+                ("Silence", f"silence {r['rule']} on {r['host']}", lambda _b: self._ask("silence", rec["r"])),
+                ("Label", "mark it a real incident or a false alarm",
+                 lambda _b: self._ask("label", {**rec["r"], "fired": rec["r"].get("since"), "resolved": None})),
+            ])
+            ack.add_class("wb-ack")
+            label.add_class("wb-label")
+            box = W.HBox([body, spark, W.VBox([ack, silence, label])], layout=W.Layout(align_items="center"))
+            box.add_class("wb-alert-row")
+            row = self._rows[("active", r["alert_id"])] = _Row(box, body, rec, spark=spark, ack=ack)
+        row.rec["r"] = r
+        row.body.value = html
+        row.spark.value = self._evidence(r)
+        row.ack.disabled = bool(acked and acked == acked)
+        return row.box
 
     def _resolved_row(self, r: dict) -> W.Widget:
         bits = " · ".join([esc(ago(_epoch(r["resolved"]))), *self._label_bits(r)])
-        body = W.HTML(
-            f'<div class="wb-alert wb-alert-resolved" data-alert-id="{esc(r["alert_id"])}">'
-            f'<span class="wb-pill wb-ok">resolved</span> '
-            f'<b>{esc(r["rule"])}</b> <span class="wb-small">{esc(r["host"])} · {esc(r["metric"])} · {bits}</span></div>',
-            layout=W.Layout(flex="1 1 auto", min_width="0"))
-        (label,) = buttons([("Label", "mark it a real incident or a false alarm", lambda _b, r=r: self._ask("label", r))])
-        label.add_class("wb-label")
-        box = W.HBox([body, label], layout=W.Layout(align_items="center"))
-        box.add_class("wb-alert-row")
-        return box
+        html = (f'<div class="wb-alert wb-alert-resolved" data-alert-id="{esc(r["alert_id"])}">'
+                f'<span class="wb-pill wb-ok">resolved</span> '
+                f'<b>{esc(r["rule"])}</b> <span class="wb-small">{esc(r["host"])} · {esc(r["metric"])} · {bits}</span></div>')
+        row = self._rows.get(("resolved", r["alert_id"]))
+        if row is None:
+            rec: dict[str, Any] = {}
+            body = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
+            (label,) = buttons([("Label", "mark it a real incident or a false alarm",
+                                 lambda _b: self._ask("label", rec["r"]))])
+            label.add_class("wb-label")
+            box = W.HBox([body, label], layout=W.Layout(align_items="center"))
+            box.add_class("wb-alert-row")
+            row = self._rows[("resolved", r["alert_id"])] = _Row(box, body, rec)
+        row.rec["r"] = r
+        row.body.value = html
+        return row.box
+
+    def _show_rows(self, rows: list[W.Widget], keys: set) -> None:
+        """List ``rows``; close the rows of alerts that left the list (and everything in them)."""
+        self._list.children = rows
+        for key in [k for k in self._rows if k not in keys]:
+            close_tree(self._rows.pop(key).box)
 
     def _label_bits(self, r: dict) -> list[str]:
         verdict = self._labelled.get(str(r.get("alert_id")))
@@ -240,6 +265,16 @@ class AlertPanel(Panel):
 
     def _show_status(self) -> None:
         self._status.value = self._note + self._sent.html()
+
+
+class _Row:
+    """The widgets of one listed alert, and the record its buttons act on (updated each read)."""
+
+    __slots__ = ("box", "body", "rec", "spark", "ack")
+
+    def __init__(self, box: W.Widget, body: W.HTML, rec: dict, *, spark: W.HTML | None = None,
+                 ack: W.Button | None = None) -> None:
+        self.box, self.body, self.rec, self.spark, self.ack = box, body, rec, spark, ack
 
 
 def _verdicts(store: Any) -> dict[str, str]:

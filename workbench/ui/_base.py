@@ -401,6 +401,22 @@ class Panel(W.VBox):
         self.guard(lambda: self._apply_slow(future.result()))
 
 
+def close_tree(widget: W.Widget) -> None:
+    """Close ``widget``, every widget inside it and their layouts and styles.
+
+    ipywidgets keeps every widget (and its ``Layout`` and ``Style``, widgets too) registered
+    with the kernel until ``close()``; a widget merely dropped from ``children`` stays for
+    the life of the kernel. ``Widget.close`` closes only itself, hence this walk.
+    """
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    for name in ("layout", "style"):
+        part = getattr(widget, name, None)
+        if isinstance(part, W.Widget):
+            part.close()
+    widget.close()
+
+
 def buttons(specs: Iterable[tuple[str, str, Callable[[Any], None]]]) -> list[W.Button]:
     """Buttons from ``(label, tooltip, handler)``; a handler's error reaches the page log."""
     out = []
