@@ -32,6 +32,9 @@ def main() -> None:
     ap.add_argument("--ticks", type=int, default=600)
     ap.add_argument("--scale", type=int, default=10, help="run the slow panels this many times more often")
     ap.add_argument("--sleep", type=float, default=0.2, help="seconds between ticks (new samples keep arriving)")
+    ap.add_argument("--every", type=int, default=100, help="report every this many ticks")
+    ap.add_argument("--tracemalloc", type=int, default=0, metavar="N",
+                    help="trace Python allocations and print the N sites that grew most at each report")
     args = ap.parse_args()
 
     from workbench import ui
@@ -44,16 +47,28 @@ def main() -> None:
         d.tick()
         time.sleep(args.sleep)
     gc.collect()
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(8)
+        snap0 = tracemalloc.take_snapshot()
     r0, c0 = rss_mib(), time.process_time()
     print(f"start: RSS {r0:.1f} MiB")
     for i in range(1, args.ticks + 1):
         d.tick()
         time.sleep(args.sleep)
-        if i % 100 == 0:
+        if i % args.every == 0:
             gc.collect()
             r = rss_mib()
             print(f"tick {i}: RSS {r:.1f} MiB ({(r / r0 - 1) * 100:+.1f} %), "
-                  f"CPU {(time.process_time() - c0) / i * 1000:.1f} ms per tick, errors {d.stats()['errors']}")
+                  f"CPU {(time.process_time() - c0) / i * 1000:.1f} ms per tick, errors {d.stats()['errors']}",
+                  flush=True)
+            if args.tracemalloc:
+                snap = tracemalloc.take_snapshot()
+                for stat in snap.compare_to(snap0, "traceback")[: args.tracemalloc]:
+                    print(f"  {stat.size_diff / 2**20:+.2f} MiB {stat.count_diff:+d} blocks", flush=True)
+                    for line in stat.traceback.format()[-6:]:
+                        print("     ", line, flush=True)
 
 
 if __name__ == "__main__":
