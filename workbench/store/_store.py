@@ -598,10 +598,12 @@ class Store:
         conds, params = (["metric = ?"], [metric]) if isinstance(metric, str) else (["list_contains(?, metric)"], [metrics])
         if t0 is not None:
             conds.append("ts >= ?")
-            params.append(t0.to_pydatetime())
+            # Stored times are microseconds: rounding the bound up keeps ``>=`` and
+            # ``<`` exact, where to_pydatetime() would truncate (and warn every call).
+            params.append(t0.ceil("us").to_pydatetime())
         if t1 is not None:
             conds.append("ts < ?")
-            params.append(t1.to_pydatetime())
+            params.append(t1.ceil("us").to_pydatetime())
         hosts = None if host is None else [safe_host(h) for h in ([host] if isinstance(host, str) else host)]
         if hosts is not None:
             conds.append("list_contains(?, host)")
