@@ -467,3 +467,35 @@ def test_alert_rows_are_kept_across_reads_and_closed_when_their_alert_leaves(tmp
     assert "No alerts firing" in panel._list.children[0].value
     assert all(w.comm is None for w in [*rows, *inner])
     assert len(_instances) < registered
+
+
+def test_forecast_after_a_recording_gap_is_fitted_on_what_came_after(tmp_path):
+    # An agent stopped for 40 minutes (a laptop asleep) left a hole no model may bridge:
+    # the panel used to show prepare_series' refusal instead of a forecast.
+    from workbench.ui._forecast import fit_forecast
+
+    store = Store(tmp_path, host="box")
+    end = pd.Timestamp.now("UTC").floor("min")
+    before = pd.date_range(end=end - pd.Timedelta("100min"), periods=60, freq="1min")
+    after = pd.date_range(end=end, periods=60, freq="1min")
+    ts = before.append(after)
+    value = 0.3 + 0.1 * (pd.Series(range(len(ts))) % 10 / 10).to_numpy()
+    store.append(pd.DataFrame({"ts": ts, "metric": "system.memory.utilization", "labels": "", "value": value}))
+    res = fit_forecast(store, "box", "system.memory.utilization", "", "1 h")
+    assert "error" not in res, res
+    assert res["y"].index[0] > before[-1] and len(res["y"]) == 60
+    assert "recording gap" in res["gap"] and f"{before[-1] + pd.Timedelta('1min'):%H:%M}" in res["gap"]
+    assert len(res["forecast"]) > 0 and res["forecast"]["mean"].notna().all()
+
+
+def test_since_last_gap_keeps_short_holes_and_cuts_at_the_last_long_one():
+    from workbench.ui._forecast import since_last_gap
+
+    idx = pd.date_range("2026-01-01", periods=30, freq="1min", tz="UTC")
+    y = pd.Series(1.0, index=idx)
+    y.iloc[3:5] = float("nan")  # short: kept, prepare_series fills it
+    assert since_last_gap(y)[1] is None and since_last_gap(y)[0] is y
+    y.iloc[8:15] = float("nan")  # 7 > 5 points
+    y.iloc[18:25] = float("nan")
+    tail, gap = since_last_gap(y)
+    assert gap == (idx[18], idx[24]) and list(tail.index) == list(idx[25:])

@@ -65,16 +65,42 @@ def fit_forecast(store: Any, host: str, metric: str, labels: str, horizon: str) 
         step, h = f"{fine}s", max(12, min(360, int(horizon_s / fine)))
         frame = store.query(metric, history, step=step, host=host, labels=parse_labels(labels) if labels else None)
         y = frame[frame["labels"] == chosen].set_index("ts")["value"]
-    y = y.asfreq(step)
+    y, gap = since_last_gap(y.asfreq(step))
     if y.notna().sum() < 24:
-        return {"error": f"{int(y.notna().sum())} points of {step} in the last {history}: too few to forecast "
+        why = (f"since the recording stopped from {gap[0]:%Y-%m-%d %H:%M} to {gap[1]:%H:%M} UTC"
+               if gap else f"in the last {history}")
+        return {"error": f"{int(y.notna().sum())} points of {step} {why}: too few to forecast "
                          f"(at least 24 needed); pick a shorter horizon or wait for more data"}
     model = AutoForecaster().fit(y)
     fc = model.predict(h, level=(80, 95))
     score = getattr(model, "selected_score_", None)
     return {"y": y.dropna(), "forecast": fc, "chosen": list(getattr(model, "chosen_", [])),
             "score": score, "labels": chosen, "n_series": len(series_labels), "step": step,
-            "fallback": getattr(model, "fallback_", None)}
+            "fallback": getattr(model, "fallback_", None),
+            "gap": None if gap is None else f"fitted on the data since the recording gap "
+                                            f"{gap[0]:%Y-%m-%d %H:%M}–{gap[1]:%H:%M} UTC"}
+
+
+def since_last_gap(y: Any, max_gap: int | None = None) -> tuple[Any, tuple[Any, Any] | None]:
+    """The part of a regular series after its last gap longer than ``max_gap`` points.
+
+    A laptop that slept or an agent that was stopped leaves a hole the models
+    must not bridge (``prepare_series`` refuses it, rightly): the forecast is
+    fitted on what came after. Returns the tail and the gap's (first, last)
+    missing timestamps, or ``(y, None)`` when no gap is that long.
+    """
+    from workbench.forecast._prep import DEFAULT_MAX_GAP
+
+    max_gap = DEFAULT_MAX_GAP if max_gap is None else max_gap
+    missing = y.isna()
+    run_id = (~missing).cumsum()  # the NaNs of one gap share the id of the point before them
+    sizes = missing.groupby(run_id).sum()
+    long = sizes.index[sizes > max_gap]
+    if not len(long):
+        return y, None
+    holes = y.index[((run_id == long[-1]) & missing).to_numpy()]
+    tail = y[y.index > holes[-1]]
+    return tail, (holes[0], holes[-1])
 
 
 def capacity_cards(store: Any, host: str, level: float = 0.9) -> list[dict[str, Any]]:
@@ -221,7 +247,7 @@ class ForecastPanel(Panel):
         else:
             score_text = ""
         extra = f" (the highest of {res['n_series']} series)" if res["n_series"] > 1 else ""
-        fb = f' · <span class="wb-muted">{esc(res["fallback"])}</span>' if res.get("fallback") else ""
+        fb = "".join(f' · <span class="wb-muted">{esc(res[k])}</span>' for k in ("fallback", "gap") if res.get(k))
         parts = [f'model <b>{esc(" + ".join(res["chosen"]) or "?")}</b>', esc(score_text),
                  f'{esc(res["labels"] or self.metric)}{esc(extra)}', f'step {esc(res["step"])}']
         self._info.value = f'<div class="wb-small">{" · ".join(p for p in parts if p)}{fb}</div>'
