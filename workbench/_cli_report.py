@@ -39,8 +39,8 @@ def cmd_report(args) -> int:
     notebook = args.notebook or (spec.notebook if spec else None)
     if notebook and not Path(notebook).exists():
         raise ReportError(f"--notebook {notebook} does not exist; give the path of a report notebook (.ipynb).")
+    from workbench.durations import parse_duration
     from workbench.report._run import run_report
-    from workbench.store._timeutil import parse_duration
 
     if args.keep is not None and args.keep < 1:
         raise ReportError(f"--keep takes the number of runs to keep, 1 or more; got {args.keep}. "

@@ -491,6 +491,10 @@ def cmd_up(args) -> int:
     import subprocess
 
     cfg = _config(args)
+    if args.interval:  # refused now, not by the agent after the dashboard has started
+        from workbench.config import positive_duration
+
+        positive_duration(args.interval, "--interval")
     home = Path(cfg.home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     marker = home / ".demo-offered"
@@ -834,8 +838,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     a = sub.add_parser("agent", help="record this machine's metrics")
-    a.add_argument("--interval", help="collection interval, e.g. 1 or 5s (default 1 s)")
-    a.add_argument("--duration", help="stop after this long, e.g. 30, 90s or 1h (default: run until Ctrl-C)")
+    a.add_argument("--interval", help="collection interval, e.g. 1, 5s or 1min (default 1 s)")
+    a.add_argument("--duration", help="stop after this long, e.g. 30, 90s or 1h30min (default: run until Ctrl-C)")
     a.add_argument("--host", help="host name to record under (default: this machine's)")
     a.set_defaults(fn=cmd_agent)
 

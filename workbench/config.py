@@ -14,7 +14,6 @@ decided by :mod:`workbench._redact`, the one redactor every part uses.
 
 from __future__ import annotations
 
-import math
 import os
 import tomllib
 from collections.abc import Iterable
@@ -24,8 +23,8 @@ from typing import Any
 
 from workbench._redact import is_secret_key as _is_secret_key
 from workbench._redact import redact
+from workbench.durations import parse_duration
 from workbench.errors import ConfigError, DataError
-from workbench.store._timeutil import parse_duration
 
 __all__ = ["Config", "AgentConfig", "StoreConfig", "Problem", "check_config", "executor_options", "load_config",
            "positive_duration", "redact", "SECTIONS"]
@@ -122,27 +121,17 @@ def _unknown(key: str, where: str, valid) -> ConfigError:
 
 
 def positive_duration(value: Any, where: str, **fields: Any) -> float:
-    """Seconds from ``value`` (``5``, ``"5"``, ``"30s"``, ``"1m"``), which must be finite and > 0.
+    """Seconds from ``value`` (``5``, ``"5"``, ``"30s"``, ``"1h30min"``), which must be finite and > 0.
 
     The one rule for every interval and duration, in ``workbench.toml``
     (``where="[agent] interval"``) and on the command line (``where="--interval"``):
-    an interval of 0 would busy-loop the agent.
+    the grammar of :func:`workbench.durations.parse_duration`, and > 0 because an
+    interval of 0 would busy-loop the agent. A bad value raises :class:`ConfigError`.
     """
-    seconds: float | None = None
-    if isinstance(value, str):
-        try:
-            seconds = float(value)  # "-5", "nan" and "inf" are numbers, refused below as such
-        except ValueError:
-            pass
-    if seconds is None:
-        try:
-            seconds = parse_duration(value, what=where)
-        except DataError as exc:
-            raise ConfigError(str(exc), **fields) from None
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ConfigError(f"{where} must be positive; got {value!r}. Give seconds or a duration such as '1s', '5min'.",
-                          **fields)
-    return seconds
+    try:
+        return parse_duration(value, what=where, positive=True)
+    except DataError as exc:
+        raise ConfigError(str(exc), **fields) from None
 
 
 def _coerce(section: str, name: str, value: Any, default: Any) -> Any:

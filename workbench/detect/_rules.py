@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.detect._errors import RuleError
+from workbench.durations import parse_duration
+from workbench.errors import DataError
 
 __all__ = ["KINDS", "SEVERITIES", "Matcher", "Rule", "rule_from_dict", "rules_from_config"]
 
@@ -106,36 +108,18 @@ class Rule:
         return value > level if self.op == ">" else value < level
 
 
-def _parse_duration(text: str) -> float:
-    """'30s', '5min', '1h' without pandas (the agent parses rules and must not load it);
-    anything else pandas understands ('1h30min', '2 days') through pandas."""
-    from workbench.errors import DataError
-    from workbench.store._timeutil import parse_duration
-
-    try:
-        return parse_duration(text)
-    except DataError:
-        import pandas as pd
-
-        return pd.Timedelta(text).total_seconds()
-
-
 def _seconds(rule: str, key: str, value: Any) -> float:
     try:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            seconds = float(value)
-        else:
-            seconds = _parse_duration(str(value))
-    except (ValueError, TypeError):
+        return parse_duration(value, what=f"Rule {rule!r}: {key!r}")
+    except DataError as exc:
+        if exc.fields.get("reason") == "negative":
+            raise RuleError(f"Rule {rule!r}: {key!r} must not be negative; got {value!r}.", rule=rule, key=key) from None
         raise RuleError(
-            f"Rule {rule!r}: {key!r} must be a duration like '30s', '5min' or '1h' "
-            f"(or a number of seconds); got {value!r}.",
+            f"Rule {rule!r}: {key!r} must be a duration like '30s', '5min' or '1h30min' "
+            f"(or a number of seconds); got {value!r} ({exc.fields.get('reason')}).",
             rule=rule,
             key=key,
         ) from None
-    if seconds < 0:
-        raise RuleError(f"Rule {rule!r}: {key!r} must not be negative; got {value!r}.", rule=rule, key=key)
-    return seconds
 
 
 def _number(rule: str, key: str, value: Any) -> float:

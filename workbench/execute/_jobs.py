@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.durations import parse_duration
+from workbench.errors import DataError
 from workbench.execute._errors import DependencyCycleError, JobsFileError
 
 __all__ = ["Job", "JobsFile", "load_jobs", "parse_jobs", "parse_size", "JOB_KEYS", "RUN_KEYS"]
@@ -182,23 +184,12 @@ def _ranges(cpus: Sequence[int]) -> str:
 
 
 def _duration(value: Any, where: str, *, zero: bool = False) -> float:
-    from workbench.store._timeutil import parse_duration
-
-    seconds: float | None = None
-    if not isinstance(value, bool):
-        try:
-            seconds = float(value) if isinstance(value, str) else None
-        except ValueError:
-            seconds = None
-        if seconds is None:
-            try:
-                seconds = parse_duration(value, what=where)
-            except ValueError:
-                seconds = None
-    if seconds is None or not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not zero):
+    try:
+        return parse_duration(value, what=where, positive=not zero)
+    except DataError as exc:
+        reason = exc.fields.get("reason")
         raise JobsFileError(f"{where} must be a {'' if zero else 'positive '}duration such as '90s', '10min', "
-                            f"'2h' or a number of seconds; got {value!r}.", value=value)
-    return seconds
+                            f"'1h30min' or a number of seconds; got {value!r} ({reason}).", value=value) from None
 
 
 def _unknown(key: str, where: str, allowed: Mapping[str, str], **fields: Any) -> JobsFileError:

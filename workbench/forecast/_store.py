@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from workbench.durations import to_timedelta
 from workbench.errors import DataError
 from workbench.forecast._orchestrator import Forecast
 
@@ -25,12 +26,13 @@ def _steps(horizon, step: pd.Timedelta) -> int:
         steps = horizon
     else:
         try:
-            span = pd.Timedelta(horizon)
-        except (TypeError, ValueError) as exc:
+            span = to_timedelta(horizon, what="horizon")
+        except DataError as exc:
             raise DataError(
-                f"horizon must be a number of steps or a duration such as '1h'; got {horizon!r}.",
+                f"horizon must be a number of steps or a duration such as '1h' or '1h30min'; got {horizon!r} "
+                f"({exc.fields.get('reason')}).",
                 horizon=repr(horizon),
-            ) from exc
+            ) from None
         steps = int(span // step)
     if steps < 1:
         raise DataError(

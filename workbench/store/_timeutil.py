@@ -4,6 +4,9 @@ Everything inside the store is UTC, as integer microseconds since the epoch
 where speed matters (file names, manifests) and as tz-aware pandas
 timestamps at the API.
 
+Durations are read by :func:`workbench.durations.parse_duration`, the one
+grammar, re-exported here for the store's callers.
+
 pandas is imported only by the functions that return pandas timestamps:
 ``parse_duration`` and ``now_us`` are used by the agent and the compactor,
 which must stay free of pandas (tens of MiB resident, ~0.2 s CPU to import).
@@ -11,42 +14,17 @@ which must stay free of pandas (tens of MiB resident, ~0.2 s CPU to import).
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from workbench.durations import parse_duration
 from workbench.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["parse_duration", "to_utc", "now_us", "us_to_ts", "ts_to_us", "resolve_time"]
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|sec|m|min|h|d|w)?\s*$")
-_UNITS = {
-    None: 1.0, "s": 1.0, "sec": 1.0, "us": 1e-6, "ms": 1e-3,
-    "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
-}
-
-
-def parse_duration(value: object, *, what: str = "duration") -> float:
-    """Seconds from ``10``, ``"10s"``, ``"5min"``, ``"1h"``, ``"7d"`` or a timedelta."""
-    if isinstance(value, bool):
-        raise DataError(f"{what} must be a number of seconds or a string like '5min'; got {value!r}.")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, timedelta):  # pd.Timedelta is a subclass
-        return value.total_seconds()
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return float(m.group(1)) * _UNITS[m.group(2)]
-    raise DataError(
-        f"{what} must be a number of seconds or a string such as '30s', '5min', '1h', '7d'; got {value!r}.",
-        value=value,
-    )
-
 
 def now_us() -> int:
     return time.time_ns() // 1000
@@ -84,9 +62,24 @@ def resolve_time(value: object, *, now: pd.Timestamp | None = None, what: str = 
         if text == "now":
             return now or pd.Timestamp.now("UTC")
         rel = text[1:] if text.startswith("-") else text
-        if _DURATION.match(rel) and not rel.replace(".", "").isdigit():
-            return (now or pd.Timestamp.now("UTC")) - pd.Timedelta(seconds=parse_duration(rel, what=what))
+        seconds = _relative(rel, what)
+        if seconds is not None:
+            return (now or pd.Timestamp.now("UTC")) - pd.Timedelta(seconds=seconds)
     return to_utc(value, what=what)
+
+
+def _relative(text: str, what: str) -> float | None:
+    """Seconds when ``text`` is a duration with a unit ("1h", "1h30min"), else None
+    (a bare number is an epoch time, anything else is left to the timestamp parser)."""
+    try:
+        float(text)
+        return None
+    except ValueError:
+        pass
+    try:
+        return parse_duration(text, what=what)
+    except DataError:
+        return None
 
 
 def us_to_ts(us: int) -> pd.Timestamp:
