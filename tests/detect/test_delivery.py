@@ -121,14 +121,15 @@ def test_full_queue_drops_counts_and_logs(receiver, caplog, overflow, delivered)
 def test_retries_backoff_and_breaker_still_apply_on_the_worker(receiver):
     hook = receiver(hang=0.0, status=500)
     sleeps = []
-    breaker = CircuitBreaker(failures=1, reset_after=60)
+    breaker = CircuitBreaker(failures=1, cooldown=60)
     router = BackgroundRouter(Router([WebhookChannel(hook.url, retries=2, backoff=0.1, breaker=breaker,
                                                      sleep=sleeps.append)]))
     router.send(note(0))
     router.send(note(1))  # the breaker opened on note 0: note 1 fails fast, without a request
     assert router.close(timeout=10)
-    assert len(hook.bodies) == 3 and sleeps == [0.1, 0.2]
-    assert breaker.state == "open" and router.status()["failed"] == {"webhook": 2}
+    assert len(hook.bodies) == 3 and len(sleeps) == 2  # back-off with full jitter: up to 0.1 s, then 0.2 s
+    assert 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2
+    assert breaker.state("webhook", time.monotonic()) == "open" and router.status()["failed"] == {"webhook": 2}
 
 
 def test_close_gives_up_at_its_deadline_and_later_sends_are_dropped(receiver, caplog):

@@ -95,21 +95,23 @@ def test_webhook_retries_with_backoff_then_breaker_opens(receiver):
     r = receiver("error")
     sleeps = []
     now = [0.0]
-    breaker = CircuitBreaker(failures=2, reset_after=30, clock=lambda: now[0])
-    ch = WebhookChannel(r.url, retries=2, backoff=0.1, breaker=breaker, sleep=sleeps.append)
+    breaker = CircuitBreaker(failures=2, cooldown=30)
+    ch = WebhookChannel(r.url, retries=2, backoff=0.1, breaker=breaker, sleep=sleeps.append, clock=lambda: now[0])
     with pytest.raises(NotifyError, match="failed after 3 attempt\\(s\\): HTTP 500"):
         ch.send(note())
-    assert len(r.bodies) == 3 and sleeps == [0.1, 0.2]
+    assert len(r.bodies) == 3 and len(sleeps) == 2  # full jitter: up to 0.1 s, then up to 0.2 s
+    assert 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2
     with pytest.raises(NotifyError):
         ch.send(note())
-    assert breaker.state == "open"
-    with pytest.raises(CircuitOpenError):
+    assert breaker.state("webhook", now[0]) == "open"
+    with pytest.raises(CircuitOpenError, match=r"circuit breaker is open after failed sends \(2 in a row open it\); "
+                                               "it lets one trial send through 30s after opening"):
         ch.send(note())
     assert len(r.bodies) == 6  # the open breaker did not touch the receiver
     now[0] = 31  # half-open: one trial goes through and succeeds
     r.mode = "ok"
     ch.send(note())
-    assert breaker.state == "closed" and len(r.bodies) == 7
+    assert breaker.state("webhook", now[0]) == "closed" and len(r.bodies) == 7
 
 
 def test_webhook_timeout(receiver):

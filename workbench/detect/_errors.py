@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from workbench._resilience import CircuitOpenError  # a channel's breaker is open: nothing was sent
 from workbench.errors import ConfigError, WorkbenchError
 
 __all__ = ["RuleError", "NotifyError", "CircuitOpenError"]
@@ -14,6 +15,3 @@ class RuleError(ConfigError):
 class NotifyError(WorkbenchError, RuntimeError):
     """A notification could not be delivered (after the channel's retries)."""
 
-
-class CircuitOpenError(NotifyError):
-    """A channel's circuit breaker is open: delivery was skipped, not attempted."""

@@ -22,6 +22,13 @@ Configuration, in ``workbench.toml``::
     kind = "webhook"             # log | webhook | email
     url = "https://hooks.example/alerts"
     headers_env = { Authorization = "OPS_WEBHOOK_TOKEN" }   # value read from the environment
+    timeout = "5s"               # per try
+    attempts = 3                 # every try, the first included (webhook and email; default 3)
+    backoff = "500ms"            # before the 2nd try, doubled for each next one, with jitter
+
+``retries = N``, the older key, still works and means ``attempts = N + 1``.
+A channel that fails 3 sends in a row is skipped for a minute (its circuit
+breaker), then one trial send goes through.
 
     [[notify.routes]]            # optional; default: every channel gets everything
     channels = ["ops"]
@@ -60,6 +67,8 @@ from workbench.detect._notify import (
 )
 from workbench.detect._rules import SEVERITIES, Matcher, rules_from_config
 from workbench.detect._silence import silence_from_dict
+from workbench.durations import parse_duration
+from workbench.errors import DataError
 
 __all__ = ["LiveAlerts", "alerts_from_config", "router_from_config"]
 
@@ -67,10 +76,11 @@ log = logging.getLogger("workbench.alerts")
 
 _ALERT_KEYS = {"rules", "silences"}
 _NOTIFY_KEYS = {"channels", "routes"}
+_TRIES = {"attempts", "retries", "backoff"}  # retries: the older key, tries after the first
 _CHANNEL_KEYS = {
     "log": {"kind"},
-    "webhook": {"kind", "url", "url_env", "timeout", "retries", "backoff", "headers_env"},
-    "email": {"kind", "host", "port", "to", "sender", "starttls", "username_env", "password_env", "timeout"},
+    "webhook": {"kind", "url", "url_env", "timeout", "headers_env"} | _TRIES,
+    "email": {"kind", "host", "port", "to", "sender", "starttls", "username_env", "password_env", "timeout"} | _TRIES,
 }
 _ROUTE_KEYS = {"channels", "min_severity", "labels", "rules"}
 
@@ -94,12 +104,18 @@ def _channel(name: str, spec: Any) -> Channel:
     # Durations as everywhere in workbench.toml: timeout = "5s" (a string reached urlopen and failed every send).
     if "timeout" in opts:
         opts["timeout"] = positive_duration(opts["timeout"], f"[notify.channels.{name}] timeout", channel=name)
-    if "backoff" in opts and opts["backoff"] not in (0, "0", "0s"):  # 0: retry at once
-        opts["backoff"] = positive_duration(opts["backoff"], f"[notify.channels.{name}] backoff", channel=name)
-    for key in ("retries", "port"):
-        value = opts.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise RuleError(f"[notify.channels.{name}] {key} must be a whole number >= 0; got {value!r}.",
+    if "backoff" in opts:  # 0: retry at once
+        try:
+            opts["backoff"] = parse_duration(opts["backoff"], what=f"[notify.channels.{name}] backoff")
+        except DataError as exc:
+            raise RuleError(str(exc), channel=name) from None
+    if "attempts" in opts and "retries" in opts:
+        raise RuleError(f"[notify.channels.{name}]: give attempts (every try, the first included) or retries "
+                        f"(the older key: tries after the first), not both.", channel=name)
+    for key, least in (("attempts", 1), ("retries", 0), ("port", 0)):
+        value = opts.get(key, least)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise RuleError(f"[notify.channels.{name}] {key} must be a whole number >= {least}; got {value!r}.",
                             channel=name)
     try:
         if kind == "log":

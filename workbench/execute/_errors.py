@@ -6,6 +6,7 @@ across process boundaries) and the matching built-in so plain ``except`` clauses
 
 from __future__ import annotations
 
+from workbench._resilience import CircuitOpenError  # shared with the notification channels
 from workbench.errors import ConfigError, WorkbenchError
 
 __all__ = [
@@ -36,10 +37,6 @@ class WorkerDiedError(WorkbenchError, RuntimeError):
 
 class MemoryLimitError(WorkbenchError, MemoryError):
     """A task's process tree grew past its declared memory limit and was killed."""
-
-
-class CircuitOpenError(WorkbenchError, RuntimeError):
-    """The circuit breaker of one of the task's groups is open: the task was not run."""
 
 
 class DependencyFailedError(WorkbenchError, RuntimeError):
