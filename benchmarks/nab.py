@@ -140,8 +140,12 @@ SENSITIVITY = [
     {"rest_period": 0},
     {"rest_period": 150},
     {"rest_period": 250},
-    {"rest_level": 0.3},
-    {"rest_level": 0.4},
+    {"rest_level": 0.25},
+    {"rest_level": 0.35},
+    {"recurrence_days": 0},
+    {"recurrence_ratio": 1.0},
+    {"recurrence_ratio": 3.0},
+    {"recurrence_days": 2},
     {"suppress": 0},
     {"calibration_halflife": 10000},
     {"memory": 5000},
@@ -165,7 +169,8 @@ def run_sensitivity(out_root: Path) -> None:
 #: the parameters that matter (docs/benchmarks/detect.md, sensitivity), a few values each;
 #: ``folds`` runs the detector once per combination over the 30 files (~10-20 s each)
 FOLD_GRID: dict[str, dict[str, list]] = {
-    "default": {"calibration_halflife": [2500, 10000], "rest_period": [150, 200], "rest_level": [0.3, 0.35]},
+    "default": {"calibration_halflife": [2500, 10000], "rest_period": [150, 200], "rest_level": [0.3, 0.35],
+                "recurrence_ratio": [1.0, 2.0]},
     # the peer measured in the same run: a robust rolling z-score, its window chosen the same way
     "mad": {"window": [96, 288, 1000]},
 }

@@ -24,6 +24,25 @@ from workbench.errors import DataError
 
 __all__ = ["Detector", "score_series"]
 
+_DAY = 86400.0
+#: "about the same time of day": within this many seconds of a whole number of days earlier
+_RECUR_TOLERANCE = 3600.0
+#: scores below this are never remembered for recurrence suppression (below any useful threshold)
+_RECUR_FLOOR = 0.2
+#: at most this many remembered scores (bounded state; the oldest go first)
+_RECUR_MEMORY = 2048
+
+
+def _seconds(timestamp: Any) -> float | None:
+    """Seconds since the epoch of a timestamp as the agent (float) or ``score_series`` (pandas) gives it."""
+    if isinstance(timestamp, int | float):
+        return float(timestamp)
+    if hasattr(timestamp, "timestamp"):
+        return float(timestamp.timestamp())
+    if isinstance(timestamp, np.datetime64):
+        return float(timestamp.astype("datetime64[ns]").astype(np.int64)) / 1e9
+    return None
+
 
 class Detector:
     """Base class: subclasses implement :meth:`_score_learn` for finite values.
@@ -45,6 +64,15 @@ class Detector:
     #: CAD OSE's "rest period" (Smirnov, NAB 2016).
     rest_period: int = 0
     rest_level: float = 1.0
+    #: recurrence suppression: a score is only reported if no score (of at least
+    #: ``_RECUR_FLOOR``) at about the same time of day on one of the previous
+    #: ``recurrence_days`` days (0 = off) was as surprising, or at least
+    #: ``1 / recurrence_ratio`` as surprising (surprise: ``-log(1 - score)``, the
+    #: calibrated ratio of :class:`EnsembleDetector`). A job that runs every night at
+    #: 03:30 is a recurring event, not an incident; a person reading alerts would
+    #: otherwise get it every night.
+    recurrence_days: int = 0
+    recurrence_ratio: float = 1.0
 
     def update(self, timestamp: Any, value: float) -> float:
         """Score ``value`` at ``timestamp`` using only earlier points, then learn it.
@@ -65,6 +93,8 @@ class Detector:
             recent.append(score)
             if not beaten:
                 score = 0.0
+        if self.recurrence_days and score >= _RECUR_FLOOR:
+            score = self._unless_recurring(timestamp, score)
         if self.n_seen_ <= self.grace_period:
             return 0.0
         if self.rest_period:
@@ -74,6 +104,29 @@ class Detector:
             if score >= self.rest_level:
                 self.resting_ = self.rest_period
         return score
+
+    def _unless_recurring(self, timestamp: Any, score: float) -> float:
+        """``score``, or 0 if a score as high came at about this time of day on one of the last days."""
+        t = _seconds(timestamp)
+        if t is None or not math.isfinite(t):
+            return score
+        past = self.recurring_
+        horizon = self.recurrence_days * _DAY + _RECUR_TOLERANCE
+        while past and past[0][0] < t - horizon:
+            past.popleft()
+        recurring = False
+        # as surprising as the earlier one, divided by recurrence_ratio: scores are
+        # 1 - exp(-ratio / 3), so ratio / k is 1 - (1 - score) ** (1 / k)
+        bar = 1.0 - (1.0 - score) ** (1.0 / self.recurrence_ratio)
+        for seen, level in past:
+            if level >= bar:
+                lag = (t - seen) / _DAY
+                days = round(lag)
+                if days >= 1 and abs(lag - days) * _DAY <= _RECUR_TOLERANCE:
+                    recurring = True
+                    break
+        past.append((t, score))
+        return 0.0 if recurring else score
 
     def reset(self) -> Detector:
         """Forget everything learned (hyperparameters stay)."""
@@ -125,6 +178,7 @@ class Detector:
         self.n_seen_ = 0
         self.recent_: deque[float] = deque(maxlen=max(1, self.suppress))
         self.resting_ = 0
+        self.recurring_: deque[tuple[float, float]] = deque(maxlen=_RECUR_MEMORY)
 
     def _score_learn(self, timestamp: Any, value: float) -> float:  # pragma: no cover
         raise NotImplementedError

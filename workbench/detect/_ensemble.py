@@ -34,6 +34,13 @@ What it is, and why each part is there (each was measured on NAB, see
    ``rest_level`` the next ``rest_period`` points stay silent. NAB credits
    only the first detection in a window and charges for each false one;
    a person reading alerts wants the same.
+
+5. *A recurring event is not news.* A score is not reported if a score at
+   least half as surprising (``recurrence_ratio`` 2: in the calibrated ratio
+   behind the score) came at about the same time of day (within an hour) on
+   the previous day (``recurrence_days``): the nightly job that spikes the
+   CPU at 03:30 alerts the first night, not every night. Bounded: at most
+   2,048 remembered scores of 0.2 or more from the last day.
 """
 
 from __future__ import annotations
@@ -72,6 +79,9 @@ class EnsembleDetector(Detector):
     ``quantile``/``calibration_halflife``: the per-view calibration (the
     quantile of past surprises, weighted by recency with this half-life in points).
     ``suppress``, ``rest_period``, ``rest_level``: one alert per incident.
+    ``recurrence_days``, ``recurrence_ratio``: no alert for what came at the same
+    time of day on one of the last ``recurrence_days`` days, unless it is
+    ``recurrence_ratio`` times as surprising (0 days: off).
     ``grace_period``: points before scores mean anything (also the least
     history a calibration needs).
     """
@@ -85,8 +95,10 @@ class EnsembleDetector(Detector):
         calibration_halflife: int = 2500,
         suppress: int = 150,
         rest_period: int = 200,
-        rest_level: float = 0.35,
+        rest_level: float = 0.3,
         grace_period: int = 200,
+        recurrence_days: int = 1,
+        recurrence_ratio: float = 2.0,
     ) -> None:
         self.window = window
         self.memory = memory
@@ -97,6 +109,8 @@ class EnsembleDetector(Detector):
         self.rest_period = rest_period
         self.rest_level = rest_level
         self.grace_period = grace_period
+        self.recurrence_days = recurrence_days
+        self.recurrence_ratio = recurrence_ratio
 
     def _init_state(self) -> None:
         self._check_params()
@@ -117,6 +131,16 @@ class EnsembleDetector(Detector):
                 raise ConfigError(
                     f"EnsembleDetector's {name!r} must be a positive integer; got {value!r}.", parameter=name
                 )
+        if not isinstance(self.recurrence_days, int) or self.recurrence_days < 0:
+            raise ConfigError(
+                f"EnsembleDetector's 'recurrence_days' must be a whole number of days >= 0 (0: off); "
+                f"got {self.recurrence_days!r}.", parameter="recurrence_days",
+            )
+        if not self.recurrence_ratio >= 1.0:
+            raise ConfigError(
+                f"EnsembleDetector's 'recurrence_ratio' must be >= 1 (1: suppress only what is no more "
+                f"surprising than before); got {self.recurrence_ratio!r}.", parameter="recurrence_ratio",
+            )
         if not 0.0 < self.quantile < 1.0:
             raise ConfigError(
                 f"EnsembleDetector's 'quantile' must be in (0, 1), e.g. 0.99; got {self.quantile!r}.",
