@@ -146,7 +146,7 @@ SENSITIVITY = [
     {"recurrence_ratio": 1.0},
     {"recurrence_ratio": 3.0},
     {"recurrence_days": 2},
-    {"suppress": 0},
+    {"suppress": 150},
     {"calibration_halflife": 10000},
     {"memory": 5000},
     {"slow_stride": 6},
@@ -170,7 +170,7 @@ def run_sensitivity(out_root: Path) -> None:
 #: ``folds`` runs the detector once per combination over the 30 files (~10-20 s each)
 FOLD_GRID: dict[str, dict[str, list]] = {
     "default": {"calibration_halflife": [2500, 10000], "rest_period": [150, 200], "rest_level": [0.3, 0.35],
-                "recurrence_ratio": [1.0, 2.0]},
+                "suppress": [0, 150]},
     # the peer measured in the same run: a robust rolling z-score, its window chosen the same way
     "mad": {"window": [96, 288, 1000]},
 }
