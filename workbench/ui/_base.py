@@ -91,6 +91,17 @@ def frame_rows(frame: Any) -> list[tuple]:
     return list(zip(us, frame["metric"].tolist(), frame["labels"].tolist(), frame["value"].tolist(), strict=True))
 
 
+def table_rows(table: Any) -> list[tuple]:
+    """:func:`frame_rows` of a ``pyarrow.Table`` of samples (``Store.latest_table``)."""
+    import pyarrow as pa
+
+    if table is None or not table.num_rows:
+        return []
+    us = table.column("ts").cast(pa.int64()).to_pylist()
+    cols = (table.column(c).to_pylist() for c in ("metric", "labels", "value"))
+    return list(zip(us, *cols, strict=True))
+
+
 class _Latest:
     """The newest sample of every series of one host, kept up to date incrementally.
 
@@ -113,9 +124,10 @@ class _Latest:
     def refresh(self) -> None:
         now = time.monotonic()
         window = self.within if not self.series else min(self.within, now - self.read_at + self.MARGIN)
-        part = self.store.latest(host=self.host, within=f"{window:.3f}s")
+        # Arrow, not a DataFrame: this runs every tick, and building the frame cost more than the query
+        part = self.store.latest_table(host=self.host, within=f"{window:.3f}s")
         self.read_at = now
-        for row in frame_rows(part):
+        for row in table_rows(part):
             old = self.series.get((row[1], row[2]))
             if old is None or row[0] >= old[0]:
                 self.series[(row[1], row[2])] = row
