@@ -27,6 +27,20 @@ def rss_mib() -> float:
     return float("nan")
 
 
+def breakdown(d) -> str:
+    import ctypes
+
+    import pyarrow as pa
+
+    con = d.store._con()
+    duck = con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] or 0
+    before = rss_mib()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    after = rss_mib()
+    return (f"DuckDB {duck / 2**20:.1f} MiB, Arrow {pa.total_allocated_bytes() / 2**20:.1f} MiB "
+            f"({pa.default_memory_pool().backend_name}), malloc_trim {before:.1f} -> {after:.1f} MiB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=600)
@@ -35,7 +49,27 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=100, help="report every this many ticks")
     ap.add_argument("--tracemalloc", type=int, default=0, metavar="N",
                     help="trace Python allocations and print the N sites that grew most at each report")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="at each report also print DuckDB's and Arrow's own memory and the RSS that "
+                         "glibc's malloc_trim(0) gives back (what is allocator slack, not live data)")
+    ap.add_argument("--duckdb-set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a DuckDB setting for every connection the store opens (repeatable), "
+                         "e.g. allocator_flush_threshold='8MB'")
     args = ap.parse_args()
+    if args.duckdb_set:
+        from workbench.store import _store
+
+        plain = _store.Store._con
+
+        def con(self):
+            fresh = getattr(self._local, "con", None) is None
+            c = plain(self)
+            if fresh:
+                for setting in args.duckdb_set:
+                    c.execute(f"SET {setting}")
+            return c
+
+        _store.Store._con = con
 
     from workbench import ui
 
@@ -63,6 +97,8 @@ def main() -> None:
             print(f"tick {i}: RSS {r:.1f} MiB ({(r / r0 - 1) * 100:+.1f} %), "
                   f"CPU {(time.process_time() - c0) / i * 1000:.1f} ms per tick, errors {d.stats()['errors']}",
                   flush=True)
+            if args.breakdown:
+                print("  " + breakdown(d), flush=True)
             if args.tracemalloc:
                 snap = tracemalloc.take_snapshot()
                 for stat in snap.compare_to(snap0, "traceback")[: args.tracemalloc]:
