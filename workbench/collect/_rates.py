@@ -48,6 +48,10 @@ class RateTracker:
         for key in [k for k in self._last if k not in keep]:
             del self._last[key]
 
+    def forget(self, key: Hashable) -> None:
+        """Drop ``key``'s reading: its next one starts afresh (a source that failed to read)."""
+        self._last.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._last)
 

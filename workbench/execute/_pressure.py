@@ -33,13 +33,16 @@ class PressureReader:
 
     ``proc`` is the procfs root, so tests point it at a fixture tree. ``clock`` returns
     seconds (monotonic); it is a parameter so the delta arithmetic can be tested exactly.
+    The deltas are the collectors' :class:`~workbench.collect._rates.RateTracker`'s.
     """
 
     def __init__(self, proc: str = "/proc", clock: Callable[[], float] = time.monotonic) -> None:
         self.proc = proc
         self.clock = clock
         self.status = "not read yet"
-        self._last: dict[str, tuple[float, float]] = {}  # resource -> (clock, total µs)
+        from workbench.collect._rates import RateTracker  # imported here, as read() imports the parser
+
+        self._rates = RateTracker()  # resource -> last (total µs, clock)
 
     def read(self) -> dict[str, float | None]:
         """``{"cpu": share | None, "memory": share | None}``; never raises for a missing file."""
@@ -56,15 +59,11 @@ class PressureReader:
                     some = parse_pressure(f.read())["some"]
             except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
                 out[res] = None
-                self._last.pop(res, None)
+                self._rates.forget(res)
                 problems.append(f"{path}: {type(exc).__name__}: {exc}")
                 continue
-            total = some["total"]
-            prev = self._last.get(res)
-            self._last[res] = (now, total)
-            if prev is None or now <= prev[0] or total < prev[1]:
-                out[res] = None  # no interval yet (or the counter went back): no reading
-            else:
-                out[res] = min(1.0, (total - prev[1]) / 1e6 / (now - prev[0]))
+            # None with no interval yet (or a counter that went back): no reading.
+            rate = self._rates.rate(res, some["total"], now)  # stalled µs per second
+            out[res] = None if rate is None else min(1.0, rate / 1e6)
         self.status = "ok" if not problems else "unavailable (" + "; ".join(problems) + ")"
         return out
