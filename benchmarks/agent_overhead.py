@@ -167,7 +167,7 @@ def _run_compaction_child(home: Path, host: str, policy: str) -> tuple[float, di
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run([sys.executable, "-m", "workbench._compaction_child", str(home), host, policy,
+    proc = subprocess.run([sys.executable, "-m", "workbench.store._compaction_child", str(home), host, policy,
                            str(os.getpid())], capture_output=True, text=True, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:

@@ -14,7 +14,7 @@ work ever delays a tick:
   second of recording;
 * every ``compact_interval`` the heavy part (sealing hours and days,
   rollups, expiry) runs in a short-lived child process
-  (:mod:`workbench._compaction_child`) that imports DuckDB, so the agent
+  (:mod:`workbench.store._compaction_child`) that imports DuckDB, so the agent
   never does: its hot path needs only psutil and pyarrow's Parquet reader
   and writer, which keeps it near 75 MiB resident instead of ~145 MiB with
   the query engines loaded (docs/benchmarks/agent.md). For the same reason
@@ -496,8 +496,8 @@ class Agent:
     def _compact_once(self) -> None:
         """One compaction cycle in a child process; a failure is logged and counted, data stays in L0."""
         policy = json.dumps(self.config.compaction_policy_kwargs())
-        cmd = [sys.executable, "-m", "workbench._compaction_child", str(self.store.home), self.host, policy,
-               str(os.getpid())]
+        cmd = [sys.executable, "-m", "workbench.store._compaction_child", str(self.store.home), self.host,
+               policy, str(os.getpid())]
         # The child must import this very package, even when it runs from a checkout.
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]))

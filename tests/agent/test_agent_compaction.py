@@ -85,7 +85,7 @@ def test_kill_9_of_the_agent_takes_its_compaction_child_down_too(tmp_path):
         while time.time() < deadline and not children:
             children = psutil.Process(agent.pid).children()
             time.sleep(0.01)
-        assert children and "workbench._compaction_child" in children[0].cmdline()
+        assert children and "workbench.store._compaction_child" in children[0].cmdline()
     finally:
         agent.send_signal(signal.SIGKILL)
         agent.wait()

@@ -16,7 +16,7 @@ Safety, the same as when the agent compacted in a thread:
 
 Run by the agent only::
 
-    python -m workbench._compaction_child HOME HOST POLICY_JSON PARENT_PID
+    python -m workbench.store._compaction_child HOME HOST POLICY_JSON PARENT_PID
 
 It prints one JSON line: the :class:`CompactionReport` plus the child's peak
 resident memory (``peak_rss_bytes``), so the agent can publish what
