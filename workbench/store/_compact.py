@@ -77,6 +77,7 @@ from workbench.store._segment import (
     write_samples,
     write_stream,
 )
+from workbench.store._sql import TIERS, rollup_sql
 from workbench.store._timeutil import now_us
 
 if TYPE_CHECKING:
@@ -440,24 +441,25 @@ class Compactor:
                 )
                 self._write(m, sql, [paths, *bounds], "raw", level, start, rolled=True)
         minute_file = None
-        for tier, interval in (("1m", "1 minute"), ("1h", "1 hour")):
+        for tier in TIERS:
             older = [str(self._path(f.name)) for f in inputs if f.tier == tier]
             if tier == "1h" and minute_file is not None and not older:
                 # Partials merge exactly, so the hour tier is the minute tier
                 # regrouped: read the fresh 1 min file, 60x smaller than raw.
-                sql = _COMBINE.format(parts=_regroup("1 hour"))
+                sql = rollup_sql(tier, partials="read_parquet(?)")
                 params = [[minute_file]]
             else:
-                parts, params = [], []
+                partials = samples = None
+                params = []
                 if older:
-                    parts.append(_OLDER)
+                    partials = "read_parquet(?)"
                     params.append(older)
                 if unrolled:
-                    parts.append(_bucketed(interval))
+                    samples = "read_parquet(?) WHERE ts >= ? AND ts < ?"
                     params += [unrolled, *bounds]
-                if not parts:
+                if not params:
                     continue
-                sql = _COMBINE.format(parts=" UNION ALL ".join(parts))
+                sql = rollup_sql(tier, partials=partials, samples=samples)
             if self._kept(tier, end, now):
                 entry = self._write(m, sql, params, tier, level, start, rolled=True)
                 if tier == "1m" and entry is not None:
@@ -496,7 +498,7 @@ class Compactor:
             ins = [f for f in ins if self._readable(m, f, report)]
             paths = [str(self._path(f.name)) for f in ins]
             if paths:
-                self._write(m, _COMBINE.format(parts=_OLDER), [paths], "1h", "month", mo, rolled=True)
+                self._write(m, rollup_sql("1h", partials="read_parquet(?)"), [paths], "1h", "month", mo, rolled=True)
             self._retire(m, ins, now)
             report.sealed_months += 1
 
@@ -594,31 +596,3 @@ def _hours(table: pa.Table) -> set[int]:
 def _us_datetime(us: int) -> _dt.datetime:
     """A bound parameter for a TIMESTAMPTZ comparison, exact to the microsecond."""
     return _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=us)
-
-
-# Rollup files hold partial aggregates that merge (see ROLLUP_SCHEMA), so one
-# GROUP BY combines older partials of a period with partials computed from
-# samples not yet rolled up. The SQL is fixed text; every value is bound.
-_OLDER = "SELECT ts, host, metric, labels, min, max, sum, count, last, last_ts FROM read_parquet(?)"
-_COMBINE = """
-    SELECT ts, host, metric, labels, min(min) AS min, max(max) AS max, sum(sum) AS sum,
-           sum(count)::BIGINT AS count, arg_max(last, last_ts) AS last, max(last_ts) AS last_ts
-    FROM ({parts}) GROUP BY ts, host, metric, labels ORDER BY host, metric, labels, ts
-"""
-
-
-def _bucketed(interval: str) -> str:
-    assert interval in ("1 minute", "1 hour")  # noqa: S101 - our constants, never input
-    return (
-        f"SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels, min(value) AS min, "  # noqa: S608 - constant interval
-        "max(value) AS max, sum(value) AS sum, count(*)::BIGINT AS count, arg_max(value, ts) AS last, "
-        "max(ts) AS last_ts FROM read_parquet(?) WHERE ts >= ? AND ts < ? GROUP BY ALL"
-    )
-
-
-def _regroup(interval: str) -> str:
-    assert interval in ("1 minute", "1 hour")  # noqa: S101 - our constants, never input
-    return (
-        f"SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels, min, max, sum, count, "  # noqa: S608 - constant interval
-        "last, last_ts FROM read_parquet(?)"
-    )

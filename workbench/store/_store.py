@@ -42,6 +42,7 @@ from workbench.store._segment import (
     write_samples,
 )
 from workbench.store._snapshot import Snapshot, take_snapshot
+from workbench.store._sql import TIERS, rollup_sql
 from workbench.store._verify import VerifyReport, record_files, verify_home
 
 if TYPE_CHECKING:
@@ -71,27 +72,13 @@ def register_table(name: str, schema: pa.Schema) -> None:
 
 
 _EMPTY_SAMPLES = "SELECT NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS host, NULL::VARCHAR AS metric, NULL::VARCHAR AS labels, NULL::DOUBLE AS value WHERE false"
+#: the columns of the views samples_1m and samples_1h after the series key
+_VIEW_COLUMNS = ("min", "max", "mean", "last", "count", "sum")
 _EMPTY_PARTIALS = (
     "SELECT NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS host, NULL::VARCHAR AS metric, NULL::VARCHAR AS labels, "
     "NULL::DOUBLE AS min, NULL::DOUBLE AS max, NULL::DOUBLE AS sum, NULL::BIGINT AS count, NULL::DOUBLE AS last, "
     "NULL::TIMESTAMPTZ AS last_ts WHERE false"
 )
-
-
-def _partials_sql(raw_src: str, rollup_src: str, interval: str) -> str:
-    """Rollup partials + on-the-fly partials of not-yet-rolled samples, combined."""
-    return f"""
-        SELECT ts, host, metric, labels, min(min) AS min, max(max) AS max,
-               sum(sum) / sum(count) AS mean, arg_max(last, last_ts) AS last,
-               sum(count)::BIGINT AS count, sum(sum) AS sum
-        FROM (
-            SELECT ts, host, metric, labels, min, max, sum, count, last, last_ts FROM {rollup_src}
-            UNION ALL
-            SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels,
-                   min(value), max(value), sum(value), count(*)::BIGINT, arg_max(value, ts), max(ts)
-            FROM {raw_src} GROUP BY ALL
-        ) GROUP BY ts, host, metric, labels
-    """  # noqa: S608 - view names and intervals are our own constants
 
 
 def _re2_escape(text: str) -> str:
@@ -488,7 +475,7 @@ class Store:
                 con.read_parquet(unrolled).create_view("_unrolled", replace=True)
             else:
                 con.sql(_EMPTY_SAMPLES).create_view("_unrolled", replace=True)
-        for tier, interval in (("1m", "1 minute"), ("1h", "1 hour")):
+        for tier in TIERS:
             if not (want(f"samples_{tier}") or want(f"_rollup_{tier}")):
                 continue
             files = snap.rollup(tier)
@@ -497,7 +484,8 @@ class Store:
                 con.read_parquet(files).create_view(src, replace=True)
             else:
                 con.sql(_EMPTY_PARTIALS).create_view(src, replace=True)
-            con.sql(_partials_sql("_unrolled", src, interval)).create_view(f"samples_{tier}", replace=True)
+            view = rollup_sql(tier, partials=src, samples="_unrolled", columns=_VIEW_COLUMNS, order=False)
+            con.sql(view).create_view(f"samples_{tier}", replace=True)
         if want("metrics"):
             con.from_df(self.metrics()).create_view("metrics", replace=True)
         for table in self.views()[4:]:
@@ -630,29 +618,16 @@ class Store:
                 return con.execute(sql, [int(step_s * 1e6), files, *params]).df()
             rfiles = snap.rollup(tier, s_us, e_us)
             ufiles = snap.unrolled(s_us, e_us)
-            interval = "1 minute" if tier == "1m" else "1 hour"
-            parts, args = [], []
+            if not (rfiles or ufiles):
+                return _empty_result()
+            src = f"read_parquet(?) WHERE {where}"
+            args = [int(step_s * 1e6)]
             if rfiles:
-                parts.append(f"SELECT ts, host, metric, labels, min, max, sum, count, last, last_ts FROM read_parquet(?) WHERE {where}")  # noqa: S608 - fixed SQL fragments; every value is bound
                 args += [rfiles, *params]
             if ufiles:
-                parts.append(
-                    f"SELECT time_bucket(INTERVAL '{interval}', ts) AS ts, host, metric, labels, min(value) AS min, "  # noqa: S608 - fixed SQL fragments; every value is bound
-                    f"max(value) AS max, sum(value) AS sum, count(*)::BIGINT AS count, arg_max(value, ts) AS last, "
-                    f"max(ts) AS last_ts FROM read_parquet(?) WHERE {where} GROUP BY ALL"
-                )
                 args += [ufiles, *params]
-            if not parts:
-                return _empty_result()
-            expr = {
-                "mean": "sum(sum) / sum(count)", "min": "min(min)", "max": "max(max)", "sum": "sum(sum)",
-                "count": "sum(count)::DOUBLE", "last": "arg_max(last, last_ts)",
-            }[agg]
-            sql = (
-                f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "  # noqa: S608 - fixed SQL fragments; every value is bound
-                f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL ORDER BY host, metric, labels, ts"
-            )
-            return con.execute(sql, [int(step_s * 1e6), *args]).df()
+            sql = rollup_sql(tier, partials=src if rfiles else None, samples=src if ufiles else None, agg=agg)
+            return con.execute(sql, args).df()
 
         df, damaged = self._run(run, hosts)
         return _with_damage(_normalise(df), damaged)
