@@ -14,14 +14,40 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from workbench.errors import DataError, UnknownMetricError
 
-__all__ = ["MetricSpec", "Catalog", "KINDS", "global_catalog"]
+__all__ = ["MetricSpec", "Catalog", "KINDS", "global_catalog", "check_metric_names", "check_compatible"]
 
 KINDS = ("gauge", "counter", "rate")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+
+
+def check_metric_names(names: Iterable[str]) -> None:
+    """Refuse metric names that are not lower-case dotted words (the one rule, for specs and samples)."""
+    bad = [n for n in dict.fromkeys(names) if not (isinstance(n, str) and _NAME.match(n))]
+    if not bad:
+        return
+    shown = ", ".join(map(repr, bad[:3])) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+    raise DataError(
+        f"Invalid metric names: {shown} {'is' if len(bad) == 1 else 'are'} not valid. Use lower-case dotted "
+        "words such as 'system.cpu.utilization' or 'app.etl.load.duration'.",
+        name=bad[0],
+        metrics=bad[:10],
+    )
+
+
+def check_compatible(spec: MetricSpec, unit: str, kind: str, *, where: str = "registered") -> None:
+    """Refuse ``spec`` when its name already stands (``where``) for another quantity: ``unit``, ``kind``."""
+    if (unit, kind) != (spec.unit, spec.kind):
+        raise DataError(
+            f"Metric {spec.name!r} is already {where} as kind={kind!r}, unit={unit!r}; "
+            f"got kind={spec.kind!r}, unit={spec.unit!r}. Use a different name for a different quantity.",
+            name=spec.name,
+            metric=spec.name,
+        )
 
 
 @dataclass(frozen=True)
@@ -35,12 +61,7 @@ class MetricSpec:
     source: str = ""  # collector or application that emits it
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise DataError(
-                f"Metric name {self.name!r} is not valid: use lower-case dotted words such as "
-                "'system.cpu.utilization' or 'app.etl.load.duration'.",
-                name=self.name,
-            )
+        check_metric_names([self.name])
         if self.kind not in KINDS:
             raise DataError(
                 f"Metric {self.name!r} has kind {self.kind!r}; expected one of {', '.join(KINDS)}.",
@@ -69,14 +90,9 @@ class Catalog:
     def register(self, spec: MetricSpec) -> MetricSpec:
         with self._lock:
             old = self._specs.get(spec.name)
-            if old is not None and (old.unit, old.kind) != (spec.unit, spec.kind):
-                raise DataError(
-                    f"Metric {spec.name!r} is already registered as kind={old.kind!r}, "
-                    f"unit={old.unit!r}; got kind={spec.kind!r}, unit={spec.unit!r}. "
-                    "Use a different name for a different quantity.",
-                    name=spec.name,
-                )
-            if old is None:
+            if old is not None:
+                check_compatible(spec, old.unit, old.kind)
+            else:
                 self._specs[spec.name] = spec
             return self._specs[spec.name]
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from workbench._atomic import write_bytes_atomic
-from workbench.catalog import MetricSpec
+from workbench.catalog import MetricSpec, check_compatible, check_metric_names
 from workbench.errors import DataError, QueryError, StoreError, UnknownMetricError
 from workbench.labels import canonical_labels, format_labels
 from workbench.store._layout import Layout, default_host, new_stream_id, safe_host
@@ -56,7 +56,6 @@ log = logging.getLogger("workbench.store")
 AGGREGATIONS = ("mean", "min", "max", "sum", "count", "last")
 _RAW_ONLY_AGGS = {"median": "median(value)", "p95": "quantile_cont(value, 0.95)", "p99": "quantile_cont(value, 0.99)"}
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_METRIC = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 _RETRIES = 6
 
 # Schemas of record tables declared by the parts that own them, so that
@@ -232,12 +231,7 @@ class Store:
                 rows=int(nonnum.sum()),
             )
         metric = df["metric"].astype(str)
-        bad_names = [m for m in metric.unique() if not _METRIC.match(m)]
-        if bad_names:
-            raise DataError(
-                f"Invalid metric names {bad_names[:3]}: use lower-case dotted words such as 'app.etl.rows'.",
-                metrics=bad_names[:10],
-            )
+        check_metric_names(metric.unique())
         if "labels" in df.columns:
             labels = df["labels"].map(lambda x: canonical_labels(x if x is not None and x == x else None))
         else:
@@ -287,12 +281,8 @@ class Store:
         for spec in specs:
             old = cat.get(spec.name)
             if old is not None:
-                if (old["unit"], old["kind"]) != (spec.unit, spec.kind) and old.get("source") != "append":
-                    raise DataError(
-                        f"Metric {spec.name!r} is catalogued as kind={old['kind']!r}, unit={old['unit']!r}; "
-                        f"got kind={spec.kind!r}, unit={spec.unit!r}. Use another name for another quantity.",
-                        metric=spec.name,
-                    )
+                if old.get("source") != "append":  # an entry Store.append made up gives way
+                    check_compatible(spec, old["unit"], old["kind"], where=f"catalogued in {self.home}")
                 if old == spec.to_dict():
                     continue
             write_bytes_atomic(d / f"{spec.name}.json", json.dumps(spec.to_dict()), durable=False)
