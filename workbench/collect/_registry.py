@@ -1,15 +1,18 @@
 """The explicit collector registry (no directory scanning), as papermill's engines.
 
+A thin user of :class:`workbench._plugins.Registry`: names are unique, third
+parties register through the ``workbench.collectors`` entry point group.
 Registering a collector also records its metrics in the global catalogue, so
 units and kinds are known before the first sample arrives.
 """
 
 from __future__ import annotations
 
-import threading
+import logging
 from collections.abc import Iterator
 from typing import Any
 
+from workbench import _plugins
 from workbench.catalog import global_catalog
 from workbench.collect._base import Collector
 from workbench.collect._cpu import CpuCollector, LoadCollector
@@ -24,6 +27,8 @@ from workbench.errors import ConfigError
 
 __all__ = ["Registry", "registry", "BUILTIN_COLLECTORS"]
 
+log = logging.getLogger("workbench.collect")
+
 BUILTIN_COLLECTORS: tuple[type[Collector], ...] = (
     CpuCollector,
     LoadCollector,
@@ -37,83 +42,75 @@ BUILTIN_COLLECTORS: tuple[type[Collector], ...] = (
 )
 
 
-class Registry:
-    """Collector classes by unique name."""
+class Registry(_plugins.Registry[type[Collector]]):
+    """Collector classes by unique name: the package's one :class:`workbench._plugins.Registry`.
 
-    def __init__(self) -> None:
-        self._classes: dict[str, type[Collector]] = {}
-        self._lock = threading.Lock()
+    ``group`` is the entry point group third-party collectors are found in
+    (the global :data:`registry` reads ``workbench.collectors``).
+    """
 
-    def register(self, cls: type[Collector]) -> type[Collector]:
+    def __init__(self, group: str | None = None) -> None:
+        super().__init__("collector", group=group)
+
+    def register(self, cls: Any, factory: Any = _plugins._MISSING) -> Any:
         """Add a collector class; refuses a second class under the same name.
 
         Returns the class, so it can be used as a decorator.
         """
-        if not (isinstance(cls, type) and issubclass(cls, Collector)):
+        if factory is not _plugins._MISSING or isinstance(cls, str):
+            return super().register(cls, factory)
+        _check_class(cls)
+        return super().register(cls.name, cls)
+
+    def _accept(self, name: str, cls: Any) -> type[Collector]:
+        _check_class(cls)
+        if cls.name != name:
             raise ConfigError(
-                f"Only subclasses of workbench.collect.Collector can be registered; got {cls!r}.",
-                given=repr(cls),
+                f"Collector class {cls.__qualname__} is named {cls.name!r} but registered as {name!r}; "
+                "use the same name for both.",
+                name=name,
             )
-        name = getattr(cls, "name", None)
-        if not isinstance(name, str) or not name:
-            raise ConfigError(
-                f"Collector class {cls.__qualname__} has no 'name'; set a class attribute "
-                "such as name = 'gpu'.",
-                given=cls.__qualname__,
-            )
-        with self._lock:
-            existing = self._classes.get(name)
-            if existing is not None:
-                raise ConfigError(
-                    f"A collector named {name!r} is already registered "
-                    f"({existing.__module__}.{existing.__qualname__}); "
-                    f"choose another name for {cls.__module__}.{cls.__qualname__}.",
-                    name=name,
-                )
-            catalog = global_catalog()
-            for spec in cls.specs:  # a clash of units or kinds fails before registering
-                catalog.register(spec)
-            self._classes[name] = cls
+        catalog = global_catalog()
+        for spec in cls.specs:  # a clash of units or kinds fails before registering
+            catalog.register(spec)
         return cls
 
-    def unregister(self, name: str) -> None:
-        """Remove a collector class (plug-ins being reloaded, tests)."""
-        with self._lock:
-            self.get(name)
-            del self._classes[name]
-
-    def get(self, name: str) -> type[Collector]:
-        try:
-            return self._classes[name]
-        except KeyError:
-            raise ConfigError(
-                f"Unknown collector {name!r}; registered collectors are: "
-                f"{', '.join(self.names())}.",
-                name=name,
-                valid=self.names(),
-            ) from None
-
-    def names(self) -> list[str]:
-        return sorted(self._classes)
-
     def default_names(self) -> list[str]:
-        """Collectors the agent runs when the configuration does not choose."""
-        return [n for n in self.names() if self._classes[n].default_on]
+        """Collectors the agent runs when the configuration does not choose.
 
-    def create(self, name: str, **options: Any) -> Collector:
-        """Instantiate a registered collector with its options (``interval=`` included)."""
-        return self.get(name)(**options)
+        A third-party collector that cannot be loaded is left out (with a
+        warning), so one broken plug-in does not stop the agent.
+        """
+        out = []
+        for name in self.names():
+            try:
+                cls = self.get(name)
+            except ConfigError as exc:
+                log.warning("%s", exc)
+                continue
+            if cls.default_on:
+                out.append(name)
+        return out
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._classes
-
-    def __iter__(self) -> Iterator[type[Collector]]:
-        return iter([self._classes[n] for n in self.names()])
-
-    def __len__(self) -> int:
-        return len(self._classes)
+    def __iter__(self) -> Iterator[type[Collector]]:  # type: ignore[override]
+        return iter([self.get(n) for n in self.names()])
 
 
-registry = Registry()
+def _check_class(cls: Any) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Collector)):
+        raise ConfigError(
+            f"Only subclasses of workbench.collect.Collector can be registered; got {cls!r}.",
+            given=repr(cls),
+        )
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(
+            f"Collector class {cls.__qualname__} has no 'name'; set a class attribute "
+            "such as name = 'gpu'.",
+            given=cls.__qualname__,
+        )
+
+
+registry = Registry(group="workbench.collectors")
 for _cls in BUILTIN_COLLECTORS:
     registry.register(_cls)

@@ -19,7 +19,7 @@ Configuration, in ``workbench.toml``::
     fire = 0.9
 
     [notify.channels.ops]        # a table per channel; the key is its name
-    kind = "webhook"             # log | webhook | email
+    kind = "webhook"             # log | webhook | email, or a kind registered with register_channel
     url = "https://hooks.example/alerts"
     headers_env = { Authorization = "OPS_WEBHOOK_TOKEN" }   # value read from the environment
     timeout = "5s"               # per try
@@ -57,18 +57,12 @@ from workbench.config import positive_duration
 from workbench.detect._delivery import BackgroundRouter
 from workbench.detect._errors import RuleError
 from workbench.detect._manager import AlertManager
-from workbench.detect._notify import (
-    Channel,
-    EmailChannel,
-    LogChannel,
-    Route,
-    Router,
-    WebhookChannel,
-)
+from workbench.detect._notify import Channel, LogChannel, Route, Router
+from workbench.detect._registry import channels
 from workbench.detect._rules import SEVERITIES, Matcher, rules_from_config
 from workbench.detect._silence import silence_from_dict
 from workbench.durations import parse_duration
-from workbench.errors import DataError
+from workbench.errors import ConfigError, DataError
 
 __all__ = ["LiveAlerts", "alerts_from_config", "router_from_config"]
 
@@ -76,28 +70,30 @@ log = logging.getLogger("workbench.alerts")
 
 _ALERT_KEYS = {"rules", "silences"}
 _NOTIFY_KEYS = {"channels", "routes"}
-_TRIES = {"attempts", "retries", "backoff"}  # retries: the older key, tries after the first
-_CHANNEL_KEYS = {
-    "log": {"kind"},
-    "webhook": {"kind", "url", "url_env", "timeout", "headers_env"} | _TRIES,
-    "email": {"kind", "host", "port", "to", "sender", "starttls", "username_env", "password_env", "timeout"} | _TRIES,
-}
 _ROUTE_KEYS = {"channels", "min_severity", "labels", "rules"}
 
 
 def _channel(name: str, spec: Any) -> Channel:
+    """The channel of one ``[notify.channels.<name>]`` table; its kind comes from the channel registry."""
+    kinds = channels.ordered_names()
     if not isinstance(spec, Mapping):
-        raise RuleError(f"[notify.channels.{name}] must be a table with kind = 'log' | 'webhook' | 'email'; got {spec!r}.")
+        raise RuleError(f"[notify.channels.{name}] must be a table with kind = "
+                        f"{' | '.join(repr(k) for k in kinds)}; got {spec!r}.")
     kind = spec.get("kind")
-    if kind not in _CHANNEL_KEYS:
+    if not isinstance(kind, str) or kind not in channels:
         raise RuleError(
-            f"[notify.channels.{name}] kind must be one of {', '.join(_CHANNEL_KEYS)}; got {kind!r}.",
+            f"[notify.channels.{name}] kind must be one of {', '.join(kinds)}; got {kind!r}.",
             channel=name,
         )
-    unknown = sorted(set(spec) - _CHANNEL_KEYS[kind])
+    try:
+        how = channels.get(kind)
+    except ConfigError as exc:  # a third-party kind that cannot be imported
+        raise RuleError(f"[notify.channels.{name}]: {exc}", channel=name) from None
+    allowed = how.keys | {"kind"}
+    unknown = sorted(set(spec) - allowed)
     if unknown:
         raise RuleError(
-            f"[notify.channels.{name}] ({kind}): unknown key(s) {unknown}; allowed: {sorted(_CHANNEL_KEYS[kind])}.",
+            f"[notify.channels.{name}] ({kind}): unknown key(s) {unknown}; allowed: {sorted(allowed)}.",
             channel=name,
         )
     opts = {k: v for k, v in spec.items() if k != "kind"}
@@ -118,17 +114,7 @@ def _channel(name: str, spec: Any) -> Channel:
             raise RuleError(f"[notify.channels.{name}] {key} must be a whole number >= {least}; got {value!r}.",
                             channel=name)
     try:
-        if kind == "log":
-            return LogChannel(name)
-        if kind == "webhook":
-            if "url" not in opts and "url_env" not in opts:
-                raise RuleError(f"[notify.channels.{name}] (webhook) needs url = 'https://...' or url_env = 'VAR'.", channel=name)
-            return WebhookChannel(name=name, **opts)
-        for key in ("host", "to", "sender"):
-            if key not in opts:
-                raise RuleError(f"[notify.channels.{name}] (email) needs {key!r} (host, to, sender are required).",
-                                channel=name)
-        return EmailChannel(name=name, **opts)
+        return how.build(name, opts)
     except TypeError as exc:  # a value of the wrong type reached the constructor
         raise RuleError(f"[notify.channels.{name}] ({kind}): {exc}.", channel=name) from None
 
