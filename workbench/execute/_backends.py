@@ -1,7 +1,9 @@
 """Backends run one task attempt in a slot; a registry maps names to them.
 
-Shaped like papermill's engine registry: :func:`register_backend` / :func:`get_backend`,
-and a base class that does the bookkeeping so a backend writes :meth:`Backend.call`.
+Shaped like papermill's engine registry: :data:`backends` is the package's one
+:class:`~workbench._plugins.Registry` (third parties add theirs through the
+``workbench.backends`` entry point group), :func:`register_backend` / :func:`get_backend`
+use it, and a base class that does the bookkeeping so a backend writes :meth:`Backend.call`.
 The executor owns the slots (one thread each), the queue, retries and records; a
 backend only knows how to run one attempt and how to stop it.
 """
@@ -15,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from workbench._plugins import Registry
 from workbench.errors import ConfigError
 from workbench.execute._command import Command, run_command
 from workbench.execute._sched import lower_priority
 
-__all__ = ["Backend", "ThreadBackend", "Outcome", "register_backend", "get_backend", "available_backends"]
+__all__ = ["Backend", "ThreadBackend", "Outcome", "backends", "register_backend", "get_backend", "available_backends"]
 
 
 @dataclass
@@ -125,32 +128,29 @@ class ThreadBackend(Backend):
         return self.call(state, task, deadline)
 
 
-_REGISTRY: dict[str, Callable[..., Backend]] = {}
+#: backend name -> factory (group ``workbench.backends`` for third parties)
+backends: Registry[Callable[..., Backend]] = Registry("executor backend", group="workbench.backends")
 
 
 def register_backend(name: str, factory: Callable[..., Backend]) -> None:
     """Make ``backend=name`` build ``factory(**options)``; names are unique."""
-    if name in _REGISTRY:
-        raise ConfigError(f"an executor backend named {name!r} is already registered; pick another name.", name=name)
-    _REGISTRY[name] = factory
+    backends.register(name, factory)
 
 
 def available_backends() -> list[str]:
-    return sorted(_REGISTRY)
+    return backends.names()
 
 
 def get_backend(spec: str | Backend, **options: Any) -> Backend:
     if isinstance(spec, Backend):
         return spec
-    try:
-        factory = _REGISTRY[spec]
-    except KeyError:
+    if not isinstance(spec, str) or spec not in backends:
         raise ConfigError(
             f"unknown executor backend {spec!r}; choose one of {available_backends()} or pass a Backend instance "
             "(for example DaskBackend(client)).",
             backend=spec,
-        ) from None
-    return factory(**options)
+        )
+    return backends.get(spec)(**options)
 
 
 register_backend("thread", ThreadBackend)

@@ -24,6 +24,7 @@ Figures are plotly figure dicts for :class:`workbench.ui.Chart`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,11 +37,10 @@ from workbench.forecast._arima import ARIMA
 from workbench.forecast._auto import AutoForecaster
 from workbench.forecast._backtest import BacktestResult, backtest
 from workbench.forecast._base import BaseForecaster, clone
-from workbench.forecast._baselines import Drift, Naive, SeasonalNaive
 from workbench.forecast._capacity import ThresholdCrossing, time_to_threshold
 from workbench.forecast._ets import ETS
 from workbench.forecast._prep import prepare_series
-from workbench.forecast._regression import Regression
+from workbench.forecast._registry import forecasters
 from workbench.forecast._seasonality import detect_seasonality
 from workbench.forecast._store import FORECAST_TABLE
 
@@ -50,17 +50,10 @@ __all__ = [
     "save_forecast", "ForecastSetup",
 ]
 
-#: Model names a notebook's parameters may use, simplest first.
-LAB_MODELS: dict[str, type[BaseForecaster]] = {
-    "naive": Naive,
-    "seasonal_naive": SeasonalNaive,
-    "drift": Drift,
-    "ets": ETS,
-    "arima": ARIMA,
-    "regression": Regression,
-    "auto": AutoForecaster,
-}
-_SEASONAL = ("seasonal_naive", "ets", "arima", "regression", "auto")
+#: Model names a notebook's parameters may use, simplest first: the forecaster registry
+#: (:data:`workbench.forecast._registry.forecasters`) as a read-only mapping, so a
+#: registered plug-in is offered too.
+LAB_MODELS: Mapping[str, type[BaseForecaster]] = forecasters.view()
 _COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563")
 _SCORES = ("mae", "rmse", "smape", "mase")
 
@@ -73,7 +66,8 @@ def make_models(names: Iterable[str], season_length: int | None = None) -> dict[
         if key not in LAB_MODELS:
             raise DataError(f"Unknown model {name!r}; choose from {', '.join(LAB_MODELS)}.", model=str(name))
         cls = LAB_MODELS[key]
-        out[key] = cls(season_length=season_length) if key in _SEASONAL and season_length else cls()
+        seasonal = season_length and "season_length" in inspect.signature(cls).parameters
+        out[key] = cls(season_length=season_length) if seasonal else cls()
     if not out:
         raise DataError("Give at least one model name, e.g. ['naive', 'arima'].")
     return out
