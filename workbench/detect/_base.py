@@ -81,12 +81,20 @@ class Detector:
         scores 0 and is not learned: absence of data is the job of the
         ``absent`` alert rule, not of a detector.
         """
-        if not hasattr(self, "n_seen_"):
+        try:
+            n_seen = self.n_seen_
+        except AttributeError:
             self._init_state()
+            n_seen = self.n_seen_
         if value is None or not math.isfinite(value := float(value)):
             return 0.0
-        score = min(1.0, max(0.0, float(self._score_learn(timestamp, value))))
-        self.n_seen_ += 1
+        score = float(self._score_learn(timestamp, value))
+        # min(1.0, max(0.0, score)), as they pick (NaN -> 0.0), without two calls per point
+        if not score > 0.0:
+            score = 0.0
+        elif not score < 1.0:
+            score = 1.0
+        self.n_seen_ = n_seen = n_seen + 1
         if self.suppress:
             recent = self.recent_
             beaten = not recent or score > max(recent)
@@ -95,7 +103,7 @@ class Detector:
                 score = 0.0
         if self.recurrence_days and score >= _RECUR_FLOOR:
             score = self._unless_recurring(timestamp, score)
-        if self.n_seen_ <= self.grace_period:
+        if n_seen <= self.grace_period:
             return 0.0
         if self.rest_period:
             if self.resting_ > 0:

@@ -28,6 +28,7 @@ __all__ = ["DecayingQuantile"]
 
 # renormalise when the weight of a new point reaches 2 ** _RENORM_OCTAVES
 _RENORM_OCTAVES = 500.0
+_RENORM_LIMIT = 2.0**_RENORM_OCTAVES
 
 
 class DecayingQuantile:
@@ -74,8 +75,10 @@ class DecayingQuantile:
     def add(self, x: float) -> None:
         self.n += 1
         w = self.w
-        self.total += w
+        total = self.total = self.total + w
         counts = self.counts
+        p = self.p
+        above = self.above
         if x <= 0.0:
             self.zeros += w
         else:
@@ -83,8 +86,8 @@ class DecayingQuantile:
             if not counts:
                 self.counts = counts = [0.0]
                 self.offset = b
-                self.p = 0
-                self.above = 0.0
+                p = 0
+                above = 0.0
             i = b - self.offset
             if i < 0:
                 room = self.span - len(counts)
@@ -94,8 +97,8 @@ class DecayingQuantile:
                     grow = min(-i, room)
                     counts[:0] = [0.0] * grow
                     self.offset -= grow
-                    if self.p >= 0:
-                        self.p += grow
+                    if p >= 0:
+                        p += grow
                     i = max(i + grow, 0)
             elif i >= len(counts):
                 counts.extend([0.0] * (i + 1 - len(counts)))
@@ -105,31 +108,30 @@ class DecayingQuantile:
                     del counts[:extra]
                     counts[0] = pooled
                     self.offset += extra
-                    self.p = max(self.p - extra, 0) if self.p >= 0 else -1
-                    self.above = sum(counts[self.p + 1 :]) if self.p >= 0 else sum(counts)
+                    p = max(p - extra, 0) if p >= 0 else -1
+                    above = sum(counts[p + 1 :]) if p >= 0 else sum(counts)
                     i -= extra
             counts[i] += w
-            if i > self.p:
-                self.above += w
-        self._move()
-        self.w = w * self.growth
-        if self.w > 2.0**_RENORM_OCTAVES:
-            self._renormalise()
-
-    def _move(self) -> None:
-        """Move the pointer so that above < (1 - q) total <= above + counts[p]."""
-        counts = self.counts
-        tail = (1.0 - self.q) * self.total
+            if i > p:
+                above += w
+        # move the pointer so that above < (1 - q) total <= above + counts[p] (inlined: every point)
+        tail = (1.0 - self.q) * total
         # down while the tail is not reached yet
-        while self.p >= 0 and self.above + counts[self.p] < tail:
-            self.above += counts[self.p]
-            self.p -= 1
+        while p >= 0 and above + counts[p] < tail:
+            above += counts[p]
+            p -= 1
         # up while the bins above alone already hold the tail
-        while self.p + 1 < len(counts) and self.above >= tail and self.above > 0.0:
-            self.p += 1
-            self.above -= counts[self.p]
-            if self.above < 0.0:
-                self.above = 0.0
+        top = len(counts) - 1
+        while p < top and above >= tail and above > 0.0:
+            p += 1
+            above -= counts[p]
+            if above < 0.0:
+                above = 0.0
+        self.p = p
+        self.above = above
+        self.w = w = w * self.growth
+        if w > _RENORM_LIMIT:
+            self._renormalise()
 
     def _renormalise(self) -> None:
         scale = 1.0 / self.w

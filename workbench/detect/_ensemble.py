@@ -149,17 +149,36 @@ class EnsembleDetector(Detector):
             )
 
     def _score_learn(self, timestamp: Any, value: float) -> float:
-        raws = (self.level_.update(value), self.shape_.update(value), self.slow_.update(value))
+        # the three views, each divided by its own past's quantile, unrolled and inlined (this runs
+        # on every point); a view still filling its first embedding says nothing (None)
+        grace = self.grace_period
+        h_level, h_shape, h_slow = self.history_
         total = 0.0
-        for raw, hist in zip(raws, self.history_, strict=True):
-            if raw is None:
-                continue  # view still filling its first embedding: it says nothing
-            if len(hist) >= self.grace_period:
-                q = hist.quantile()
+        raw = self.level_.update(value)
+        if h_level.n >= grace:
+            q = h_level.quantile()
+            if q > 0:
+                total += (raw / q) ** 2
+            elif raw > 0:
+                total += _UNCALIBRATED_SURPRISE**2
+        h_level.add(raw)
+        raw = self.shape_.update(value)
+        if raw is not None:
+            if h_shape.n >= grace:
+                q = h_shape.quantile()
                 if q > 0:
                     total += (raw / q) ** 2
                 elif raw > 0:
                     total += _UNCALIBRATED_SURPRISE**2
-            hist.add(raw)
-        ratio = math.sqrt(total / len(raws))
+            h_shape.add(raw)
+        raw = self.slow_.update(value)
+        if raw is not None:
+            if h_slow.n >= grace:
+                q = h_slow.quantile()
+                if q > 0:
+                    total += (raw / q) ** 2
+                elif raw > 0:
+                    total += _UNCALIBRATED_SURPRISE**2
+            h_slow.add(raw)
+        ratio = math.sqrt(total / 3.0)
         return 1.0 - math.exp(-ratio / 3.0)

@@ -46,22 +46,47 @@ class _RobustZ:
         self.values, self.devs, self.lo, self.hi, self.min_periods = state
 
     def update(self, x: float) -> float:
+        values = self.values
+        devs = self.devs
+        s = values.sorted
+        n = len(s)
         z = 0.0
-        if len(self.values) >= self.min_periods:
-            med = self.values.median()
+        d = devs.sorted
+        m = len(d)
+        if n >= self.min_periods and m:
+            # RollingWindow.median() and .mean(), inlined (the same arithmetic): this runs on every point
+            pos = 0.5 * (n - 1)
+            i = int(pos)
+            med = s[-1] if i >= n - 1 else s[i] + (s[i + 1] - s[i]) * (pos - i)
+            dev = abs(x - med)
+            pos = 0.5 * (m - 1)
+            i = int(pos)
+            scale = _MAD_TO_SD * (d[-1] if i >= m - 1 else d[i] + (d[i + 1] - d[i]) * (pos - i))
+            other = _MEANDEV_TO_SD * (devs.total / m)
+            if other > scale:  # max() of the three, as max() picks it
+                scale = other
+            other = 1e-3 * (self.hi - self.lo) + 1e-12
+            if other > scale:
+                scale = other
+            z = dev / scale
+            devs.add(dev)
+        elif n >= self.min_periods:
+            med = values.median()
             dev = abs(x - med)
             scale = max(
-                _MAD_TO_SD * self.devs.median(),
-                _MEANDEV_TO_SD * self.devs.mean(),
+                _MAD_TO_SD * devs.median(),
+                _MEANDEV_TO_SD * devs.mean(),
                 1e-3 * (self.hi - self.lo) + 1e-12,
             )
             z = dev / scale
-            self.devs.add(dev)
-        elif len(self.values):
-            self.devs.add(abs(x - self.values.median()))
-        self.values.add(x)
-        self.lo = min(self.lo, x)
-        self.hi = max(self.hi, x)
+            devs.add(dev)
+        elif n:
+            devs.add(abs(x - values.median()))
+        values.add(x)
+        if x < self.lo:  # min() and max(), as they pick
+            self.lo = x
+        if x > self.hi:
+            self.hi = x
         return z
 
 

@@ -10,7 +10,7 @@ lists, so it pickles and deep-copies with the detector.
 
 from __future__ import annotations
 
-import bisect
+from bisect import bisect_left, insort
 from collections import deque
 
 __all__ = ["RollingWindow"]
@@ -31,13 +31,16 @@ class RollingWindow:
         return len(self.fifo)
 
     def add(self, x: float) -> None:
-        self.fifo.append(x)
-        bisect.insort(self.sorted, x)
-        self.total += x
-        if len(self.fifo) > self.size:
-            old = self.fifo.popleft()
-            del self.sorted[bisect.bisect_left(self.sorted, old)]
-            self.total -= old
+        fifo = self.fifo
+        fifo.append(x)
+        s = self.sorted
+        insort(s, x)
+        total = self.total + x
+        if len(fifo) > self.size:
+            old = fifo.popleft()
+            del s[bisect_left(s, old)]
+            total -= old
+        self.total = total
 
     def quantile(self, q: float) -> float:
         """Nearest-rank-with-interpolation quantile (numpy's ``linear``)."""
