@@ -66,6 +66,11 @@ def _describe(obj: Any) -> str:
     return f"{module}.{qualname}" if module and qualname else repr(obj)
 
 
+def _ref_text(ref: Any) -> str:
+    """``"module:attribute"`` of a lazy reference or an entry point."""
+    return str(getattr(ref, "value", ref))
+
+
 def _load_ref(ref: str) -> Any:
     module, _, attr = ref.partition(":")
     value: Any = importlib.import_module(module)
@@ -152,8 +157,8 @@ class Registry(Generic[T]):
         with self._lock:
             existing = self._entries.get(name)
             if existing is not None:
-                have = _describe(existing.value) if existing.loaded else str(existing.ref)
-                new = _describe(entry.value) if entry.loaded else str(entry.ref)
+                have = _describe(existing.value) if existing.loaded else _ref_text(existing.ref)
+                new = _describe(entry.value) if entry.loaded else _ref_text(entry.ref)
                 raise ConfigError(
                     f"A {self.kind} named {name!r} is already registered ({have}, from {existing.origin}); "
                     f"choose another name for {new}.",
@@ -176,10 +181,10 @@ class Registry(Generic[T]):
             except Exception as exc:
                 where = (f"distribution {entry.distribution!r}" if entry.distribution else entry.origin)
                 hint = (f"fix or uninstall {entry.distribution!r} (pip uninstall {entry.distribution})"
-                        if entry.distribution else "this is a bug in workbench; please report it")
+                        if entry.distribution else f"check that {entry.ref} can be imported")
                 raise ConfigError(
                     f"The {self.kind} {name!r} from {where} cannot be loaded "
-                    f"({entry.ref.value if hasattr(entry.ref, 'value') else entry.ref}): "
+                    f"({_ref_text(entry.ref)}): "
                     f"{type(exc).__name__}: {exc}. The other {self.plural} still work; {hint}.",
                     name=name, distribution=entry.distribution,
                 ) from exc
@@ -218,6 +223,8 @@ class Registry(Generic[T]):
         return RegistryView(self)
 
     def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
         with self._lock:
             self._scan()
             return name in self._entries
