@@ -150,12 +150,6 @@ FORECASTER_CHECKS = (
 )
 
 
-@pytest.mark.parametrize("check", FORECASTER_CHECKS, ids=lambda c: c.__name__.removeprefix("check_forecaster_"))
-@pytest.mark.parametrize("name", forecaster_cases())
-def test_forecaster_contract(name, check):
-    check(name)
-
-
 # -- detectors ---------------------------------------------------------------------------------
 #: small windows so the suite stays fast (as tests/detect/test_detectors.py); others run with defaults
 DETECTOR_PARAMS = {
@@ -286,9 +280,21 @@ DETECTOR_CHECKS = (
 )
 
 
-@pytest.mark.parametrize("check", DETECTOR_CHECKS, ids=lambda c: c.__name__.removeprefix("check_detector_"))
-@pytest.mark.parametrize("name", detector_cases())
-def test_detector_contract(name, check):
+
+def estimator_cases() -> list:
+    """(check, name) for every check of every registered forecaster and detector, built from
+    ``names()`` now: a plug-in registered before collection is in the list."""
+    return [
+        pytest.param(check, name, id=f"{kind}-{name}-{check.__name__.removeprefix(f'check_{kind}_')}")
+        for kind, cases, checks in (("forecaster", forecaster_cases, FORECASTER_CHECKS),
+                                    ("detector", detector_cases, DETECTOR_CHECKS))
+        for name in cases()
+        for check in checks
+    ]
+
+
+@pytest.mark.parametrize(("check", "name"), estimator_cases())
+def test_estimator_contract(check, name):
     check(name)
 
 
@@ -343,12 +349,13 @@ def probe_plugins():
 
 
 def test_a_new_forecaster_or_detector_is_picked_up(probe_plugins):
-    name = probe_plugins
-    assert name in forecaster_cases() and name in detector_cases()
-    for check in FORECASTER_CHECKS:
-        check(name)
-    for check in DETECTOR_CHECKS:
-        check(name)
+    cases = {p.id: p.values for p in estimator_cases()}
+    assert f"forecaster-{probe_plugins}-unfitted_raises" in cases
+    assert f"detector-{probe_plugins}-clone_and_pickle_score_the_same" in cases
+    probe = [values for case, values in cases.items() if f"-{probe_plugins}-" in case]
+    assert len(probe) == len(FORECASTER_CHECKS) + len(DETECTOR_CHECKS)
+    for check, case_name in probe:  # what the parametrized test runs for it, and it passes
+        check(case_name)
 
 
 def test_the_suite_covers_every_built_in():

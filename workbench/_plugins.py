@@ -195,6 +195,15 @@ class Registry(Generic[T]):
         """``get(name)(*args, **kwargs)``: build the plug-in registered as ``name``."""
         return self.get(name)(*args, **kwargs)
 
+    def build(self, name: str, **params: Any) -> Any:
+        """``get(name)(**params)`` for hyperparameters from a config: a wrong keyword is a
+        :class:`ConfigError` ("Bad parameters for detector 'mad': ...") instead of a TypeError."""
+        factory = self.get(name)
+        try:
+            return factory(**params)
+        except TypeError as exc:
+            raise ConfigError(f"Bad parameters for {self.kind} {name!r}: {exc}.", name=name) from None
+
     def names(self) -> list[str]:
         """Every registered name, sorted (entry points included, not imported)."""
         with self._lock:

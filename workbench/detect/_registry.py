@@ -63,11 +63,7 @@ def register_detector(name: str, factory: Callable[..., Detector]) -> None:
 
 def make_detector(name: str, **params: Any) -> Detector:
     """Build the detector registered as ``name`` with hyperparameters ``params``."""
-    factory = detectors.get(name)
-    try:
-        return factory(**params)
-    except TypeError as exc:
-        raise ConfigError(f"Bad parameters for detector {name!r}: {exc}.", name=name) from None
+    return detectors.build(name, **params)
 
 
 # -- notification channel kinds ---------------------------------------------------------------

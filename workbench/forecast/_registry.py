@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench._plugins import Registry
-from workbench.errors import ConfigError
 
 if TYPE_CHECKING:
     from workbench.forecast._base import BaseForecaster
@@ -40,8 +39,4 @@ def register_forecaster(name: str, factory: Callable[..., BaseForecaster]) -> No
 
 def make_forecaster(name: str, **params: Any) -> BaseForecaster:
     """Build the forecaster registered as ``name`` with hyperparameters ``params``."""
-    factory = forecasters.get(name)
-    try:
-        return factory(**params)
-    except TypeError as exc:
-        raise ConfigError(f"Bad parameters for forecaster {name!r}: {exc}.", name=name) from None
+    return forecasters.build(name, **params)
