@@ -1,8 +1,11 @@
 """Storage of samples and records: Parquet segments queried with DuckDB.
 
 See ``_layout.py`` for the directory layout, ``_manifest.py`` and
-``_snapshot.py`` for how readers stay exact while the agent compacts, and
-``_compact.py`` for compaction, rollups and retention.
+``_snapshot.py`` for how readers stay exact while the agent compacts,
+``_compact.py`` for compaction, rollups and retention (run by the agent in
+``_compaction_child.py``), ``_store.py`` for the :class:`Store` facade,
+``_catalogue.py`` for the metric catalogue and record tables, and ``_sql.py``
+for the SQL fragments they all compose.
 
 Names are imported on first use (PEP 562), not here: the agent's hot path
 needs only the layout, the lock and Parquet writes, and importing DuckDB and
@@ -16,9 +19,9 @@ from typing import Any
 
 _LAZY = {
     "Store": "_store",
-    "register_table": "_store",
-    "AGGREGATIONS": "_store",
-    "label_filter": "_store",
+    "register_table": "_catalogue",
+    "AGGREGATIONS": "_sql",
+    "label_filter": "_sql",
     "StoreWarning": "_quarantine",
     "VerifyReport": "_verify",
     "Compactor": "_compact",

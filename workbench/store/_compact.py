@@ -77,7 +77,7 @@ from workbench.store._segment import (
     write_samples,
     write_stream,
 )
-from workbench.store._sql import TIERS, rollup_sql
+from workbench.store._sql import INTERVALS, rollup_sql
 from workbench.store._timeutil import now_us
 
 if TYPE_CHECKING:
@@ -441,7 +441,7 @@ class Compactor:
                 )
                 self._write(m, sql, [paths, *bounds], "raw", level, start, rolled=True)
         minute_file = None
-        for tier in TIERS:
+        for tier in INTERVALS:
             older = [str(self._path(f.name)) for f in inputs if f.tier == tier]
             if tier == "1h" and minute_file is not None and not older:
                 # Partials merge exactly, so the hour tier is the minute tier

@@ -17,7 +17,6 @@ import itertools
 import json
 import logging
 import os
-import re
 import sys
 import threading
 import warnings
@@ -27,10 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from workbench._atomic import write_bytes_atomic
-from workbench.catalog import MetricSpec, check_compatible, check_metric_names
-from workbench.errors import DataError, QueryError, StoreError, UnknownMetricError
-from workbench.labels import canonical_labels, format_labels
+from workbench.catalog import MetricSpec, check_metric_names
+from workbench.errors import DataError, QueryError, StoreError
+from workbench.labels import canonical_labels
+from workbench.store._catalogue import (
+    BUILTIN_VIEWS,
+    MetricCatalogue,
+    check_table_name,
+    record_tables,
+    register_table,
+    table_schemas,
+)
 from workbench.store._layout import Layout, default_host, new_stream_id, safe_host
 from workbench.store._quarantine import StoreWarning, list_quarantined, quarantine_file
 from workbench.store._segment import (
@@ -42,72 +48,31 @@ from workbench.store._segment import (
     write_samples,
 )
 from workbench.store._snapshot import Snapshot, take_snapshot
-from workbench.store._sql import TIERS, rollup_sql
+from workbench.store._sql import (
+    AGGREGATIONS,
+    EMPTY_PARTIALS,
+    EMPTY_SAMPLES,
+    INTERVALS,
+    RAW_ONLY_AGGS,
+    VIEW_COLUMNS,
+    label_filter,
+    latest_sql,
+    raw_sql,
+    rollup_sql,
+    series_where,
+    view_words,
+)
 from workbench.store._verify import VerifyReport, record_files, verify_home
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-__all__ = ["Store", "register_table", "AGGREGATIONS"]
+__all__ = ["Store", "register_table", "AGGREGATIONS", "label_filter", "unwritable"]
 
 log = logging.getLogger("workbench.store")
 
-AGGREGATIONS = ("mean", "min", "max", "sum", "count", "last")
-_RAW_ONLY_AGGS = {"median": "median(value)", "p95": "quantile_cont(value, 0.95)", "p99": "quantile_cont(value, 0.99)"}
-_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _RETRIES = 6
-
-# Schemas of record tables declared by the parts that own them, so that
-# their views exist (empty) before the first row is written.
-_TABLE_SCHEMAS: dict[str, pa.Schema] = {}
-
-
-def register_table(name: str, schema: pa.Schema) -> None:
-    """Declare a record table (``alerts``, ``task_runs``, ``forecasts``...)."""
-    if not _TABLE_NAME.match(name):
-        raise DataError(f"Table name {name!r} is not valid: use lower-case letters, digits and '_'.")
-    _TABLE_SCHEMAS[name] = schema
-
-
-_EMPTY_SAMPLES = "SELECT NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS host, NULL::VARCHAR AS metric, NULL::VARCHAR AS labels, NULL::DOUBLE AS value WHERE false"
-#: the columns of the views samples_1m and samples_1h after the series key
-_VIEW_COLUMNS = ("min", "max", "mean", "last", "count", "sum")
-_EMPTY_PARTIALS = (
-    "SELECT NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS host, NULL::VARCHAR AS metric, NULL::VARCHAR AS labels, "
-    "NULL::DOUBLE AS min, NULL::DOUBLE AS max, NULL::DOUBLE AS sum, NULL::BIGINT AS count, NULL::DOUBLE AS last, "
-    "NULL::TIMESTAMPTZ AS last_ts WHERE false"
-)
-
-
-def _re2_escape(text: str) -> str:
-    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
-
-
-def label_filter(labels: Mapping[str, Any] | str | None) -> tuple[str, list]:
-    """SQL condition (with bound parameters) selecting series whose labels match.
-
-    ``{"cpu": "3"}`` matches ``cpu=3,state=user``; a list value matches any
-    of its items; ``"*"`` only requires the key to be present.
-    """
-    if not labels:
-        return "", []
-    if isinstance(labels, str):
-        from workbench.labels import parse_labels
-
-        labels = parse_labels(labels)
-    conds, params = [], []
-    for key, value in labels.items():
-        values = value if isinstance(value, (list, tuple, set)) else [value]
-        alts = []
-        for v in values:
-            if v == "*":
-                alts.append(_re2_escape(format_labels({key: "x"})[: -1]) + r"(?:[^,\\]|\\.)*")
-            else:
-                alts.append(_re2_escape(format_labels({key: v})))
-        conds.append("regexp_matches(labels, ?)")
-        params.append("(^|,)(" + "|".join(alts) + ")(,|$)")
-    return " AND ".join(conds), params
 
 
 class Store:
@@ -126,7 +91,7 @@ class Store:
         self._local = threading.local()
         self._verified: set[str] = set()  # files this process decoded in full and found sound
         self._skipped: dict[str, dict] = {}  # damaged files left in place (the home was not writable)
-        self._catalog_cache: tuple[float, dict[str, dict]] | None = None
+        self._catalogue = MetricCatalogue(self.layout)
 
     def __repr__(self) -> str:
         return f"Store(home={str(self.home)!r}, host={self.host!r})"
@@ -247,9 +212,7 @@ class Store:
 
     def append_records(self, table: str, data: pd.DataFrame | pa.Table | Iterable[Mapping[str, Any]]) -> int:
         """Append rows of any schema to the record table ``table`` (a view in :meth:`sql`)."""
-        if not _TABLE_NAME.match(table) or table in ("samples", "samples_1m", "samples_1h", "metrics"):
-            raise DataError(f"Record table name {table!r} is not allowed: use lower-case letters, digits and '_' "
-                            "and not a built-in view name.", table=table)
+        check_table_name(table)
         if isinstance(data, pa.Table):
             arrow = data
         else:
@@ -267,71 +230,27 @@ class Store:
 
     def register_metrics(self, specs: Iterable[MetricSpec]) -> None:
         """Record catalogue entries (idempotent; a conflicting unit or kind is refused)."""
-        cat = self._catalog()
-        d = self.layout.catalog_dir
         try:
-            self._register(cat, d, specs)
+            self._catalogue.register(specs)
         except OSError as exc:  # a full disk, a read-only home: say so; write_bytes_atomic left no .tmp file
-            raise unwritable(exc, "the metric catalogue", d) from None
-        finally:
-            self._catalog_cache = None
-
-    def _register(self, cat: dict, d: Path, specs: Iterable[MetricSpec]) -> None:
-        d.mkdir(parents=True, exist_ok=True)
-        for spec in specs:
-            old = cat.get(spec.name)
-            if old is not None:
-                if old.get("source") != "append":  # an entry Store.append made up gives way
-                    check_compatible(spec, old["unit"], old["kind"], where=f"catalogued in {self.home}")
-                if old == spec.to_dict():
-                    continue
-            write_bytes_atomic(d / f"{spec.name}.json", json.dumps(spec.to_dict()), durable=False)
+            raise unwritable(exc, "the metric catalogue", self.layout.catalog_dir) from None
 
     def _ensure_catalog(self, names: Iterable[str]) -> None:
-        cat = self._catalog()
-        new = [n for n in names if n not in cat]
+        new = self._catalogue.placeholders(names)
         if new:
-            self.register_metrics(
-                MetricSpec(n, "", "gauge", "recorded with Store.append; no catalogue entry given", source="append")
-                for n in new
-            )
+            self.register_metrics(new)
 
     def _catalog(self) -> dict[str, dict]:
-        d = self.layout.catalog_dir
-        try:
-            mtime = d.stat().st_mtime
-        except FileNotFoundError:
-            return {}
-        if self._catalog_cache and self._catalog_cache[0] == mtime:
-            return self._catalog_cache[1]
-        out = {}
-        for p in d.glob("*.json"):
-            try:
-                entry = json.loads(p.read_text())
-            except (OSError, ValueError):
-                continue
-            out[entry["name"]] = entry
-        self._catalog_cache = (mtime, out)
-        return out
+        """The catalogue's entries by metric name."""
+        return self._catalogue.entries()
 
     # ------------------------------------------------------------------ read
     def metrics(self) -> pd.DataFrame:
         """The metric catalogue: name, unit, kind, description, source."""
-        import pandas as pd
-
-        cols = ["name", "unit", "kind", "description", "source"]
-        rows = sorted(self._catalog().values(), key=lambda e: e["name"])
-        return pd.DataFrame(rows, columns=cols)
+        return self._catalogue.frame()
 
     def check_metric(self, metric: str) -> None:
-        cat = self._catalog()
-        if metric not in cat:
-            import difflib
-
-            close = difflib.get_close_matches(metric, list(cat), n=3, cutoff=0.6)
-            hint = ("Did you mean " + " or ".join(map(repr, close)) + "?") if close else ("`workbench metrics` (store.metrics() in Python) lists "
-                                                                                    "the catalogue.")
-            raise UnknownMetricError(f"Unknown metric {metric!r} in {self.home}. {hint}", metric=metric)
+        self._catalogue.check(metric)
 
     def hosts(self) -> list[str]:
         return self.layout.hosts()
@@ -433,14 +352,7 @@ class Store:
             return self._skipped[str(path)]
 
     def views(self) -> list[str]:
-        tables = sorted(set(_TABLE_SCHEMAS) | set(self._table_names()))
-        return ["samples", "samples_1m", "samples_1h", "metrics", *tables]
-
-    def _table_names(self) -> list[str]:
-        try:
-            return [p.name for p in (self.home / "tables").iterdir() if p.is_dir()]
-        except FileNotFoundError:
-            return []
+        return [*BUILTIN_VIEWS, *record_tables(self.layout)]
 
     def _make_views(self, con: duckdb.DuckDBPyConnection, snap: Snapshot, query: str | None = None) -> None:
         """(Re)create the views over ``snap``: those ``query`` names, or all of them.
@@ -448,7 +360,7 @@ class Store:
         Creating every view costs ~50 ms with a dozen record tables (each globs its
         files); a query names one or two, and only those need this snapshot's files.
         """
-        wanted = None if query is None else {w.lower() for w in _IDENTIFIER.findall(query)}
+        wanted = None if query is None else view_words(query)
 
         def want(name: str) -> bool:
             return wanted is None or name.lower() in wanted
@@ -458,14 +370,14 @@ class Store:
             if raw:
                 con.read_parquet(raw).create_view("samples", replace=True)
             else:
-                con.sql(_EMPTY_SAMPLES).create_view("samples", replace=True)
+                con.sql(EMPTY_SAMPLES).create_view("samples", replace=True)
         if want("samples_1m") or want("samples_1h") or want("_unrolled"):
             unrolled = snap.unrolled()
             if unrolled:
                 con.read_parquet(unrolled).create_view("_unrolled", replace=True)
             else:
-                con.sql(_EMPTY_SAMPLES).create_view("_unrolled", replace=True)
-        for tier in TIERS:
+                con.sql(EMPTY_SAMPLES).create_view("_unrolled", replace=True)
+        for tier in INTERVALS:
             if not (want(f"samples_{tier}") or want(f"_rollup_{tier}")):
                 continue
             files = snap.rollup(tier)
@@ -473,19 +385,19 @@ class Store:
             if files:
                 con.read_parquet(files).create_view(src, replace=True)
             else:
-                con.sql(_EMPTY_PARTIALS).create_view(src, replace=True)
-            view = rollup_sql(tier, partials=src, samples="_unrolled", columns=_VIEW_COLUMNS, order=False)
+                con.sql(EMPTY_PARTIALS).create_view(src, replace=True)
+            view = rollup_sql(tier, partials=src, samples="_unrolled", columns=VIEW_COLUMNS, order=False)
             con.sql(view).create_view(f"samples_{tier}", replace=True)
         if want("metrics"):
             con.from_df(self.metrics()).create_view("metrics", replace=True)
-        for table in self.views()[4:]:
+        for table in self.views()[len(BUILTIN_VIEWS):]:
             if not want(table):
                 continue
             files = sorted(str(p) for p in self.layout.table_dir(table).glob("*/*.parquet") if str(p) not in self._skipped)
             if files:
                 con.read_parquet(files, union_by_name=True).create_view(table, replace=True)
-            elif table in _TABLE_SCHEMAS:
-                con.from_arrow(_TABLE_SCHEMAS[table].empty_table()).create_view(table, replace=True)
+            elif table in table_schemas():
+                con.from_arrow(table_schemas()[table].empty_table()).create_view(table, replace=True)
 
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
         """Run DuckDB SQL over the views ``samples``, ``samples_1m``, ``samples_1h``, ``metrics``
@@ -561,10 +473,10 @@ class Store:
         step_s = parse_duration(step, what="step") if step is not None else None
         if step_s is not None and step_s <= 0:
             raise QueryError(f"step must be positive; got {step!r}.")
-        if agg not in AGGREGATIONS and agg not in _RAW_ONLY_AGGS:
-            raise QueryError(f"Unknown aggregation {agg!r}; use one of {', '.join(AGGREGATIONS + tuple(_RAW_ONLY_AGGS))}.")
+        if agg not in AGGREGATIONS and agg not in RAW_ONLY_AGGS:
+            raise QueryError(f"Unknown aggregation {agg!r}; use one of {', '.join(AGGREGATIONS + tuple(RAW_ONLY_AGGS))}.")
         if tier is None:
-            if step_s is None or agg in _RAW_ONLY_AGGS or step_s < 60:
+            if step_s is None or agg in RAW_ONLY_AGGS or step_s < 60:
                 tier = "raw"
             elif step_s % 3600 == 0:
                 tier = "1h"
@@ -573,24 +485,12 @@ class Store:
                 step_s = max(60.0, round(step_s / 60) * 60)
         elif tier not in ("raw", "1m", "1h"):
             raise QueryError(f"tier must be 'raw', '1m' or '1h'; got {tier!r}.")
-        conds, params = (["metric = ?"], [metric]) if isinstance(metric, str) else (["list_contains(?, metric)"], [metrics])
-        if t0 is not None:
-            conds.append("ts >= ?")
-            # Stored times are microseconds: rounding the bound up keeps ``>=`` and
-            # ``<`` exact, where to_pydatetime() would truncate (and warn every call).
-            params.append(t0.ceil("us").to_pydatetime())
-        if t1 is not None:
-            conds.append("ts < ?")
-            params.append(t1.ceil("us").to_pydatetime())
         hosts = None if host is None else [safe_host(h) for h in ([host] if isinstance(host, str) else host)]
-        if hosts is not None:
-            conds.append("list_contains(?, host)")
-            params.append(hosts)
-        lf, lp = label_filter(labels)
-        if lf:
-            conds.append(lf)
-            params.extend(lp)
-        where = " AND ".join(conds)
+        # Stored times are microseconds: rounding the bounds up keeps ``>=`` and
+        # ``<`` exact, where to_pydatetime() would truncate (and warn every call).
+        where, params = series_where(metric, None if t0 is None else t0.ceil("us").to_pydatetime(),
+                                     None if t1 is None else t1.ceil("us").to_pydatetime(),
+                                     hosts=hosts, labels=labels)
 
         def run(con, snap):
             if tier == "raw":
@@ -598,14 +498,8 @@ class Store:
                 if not files:
                     return _empty_result()
                 if step_s is None:
-                    sql = f"SELECT ts, host, metric, labels, value FROM read_parquet(?) WHERE {where} ORDER BY host, metric, labels, ts"  # noqa: S608 - fixed SQL fragments; every value is bound
-                    return con.execute(sql, [files, *params]).df()
-                expr = _RAW_ONLY_AGGS.get(agg) or {"mean": "avg(value)", "last": "arg_max(value, ts)"}.get(agg, f"{agg}(value)")
-                sql = (
-                    f"SELECT time_bucket(to_microseconds(?::BIGINT), ts) AS ts, host, metric, labels, {expr} AS value "  # noqa: S608 - fixed SQL fragments; every value is bound
-                    f"FROM read_parquet(?) WHERE {where} GROUP BY ALL ORDER BY host, metric, labels, ts"
-                )
-                return con.execute(sql, [int(step_s * 1e6), files, *params]).df()
+                    return con.execute(raw_sql(where), [files, *params]).df()
+                return con.execute(raw_sql(where, agg), [int(step_s * 1e6), files, *params]).df()
             rfiles = snap.rollup(tier, s_us, e_us)
             ufiles = snap.unrolled(s_us, e_us)
             if not (rfiles or ufiles):
@@ -678,27 +572,15 @@ class Store:
         if metric is not None:
             self.check_metric(metric)
         window = int(parse_duration(within, what="within") * 1e6)
-        conds, params = [], []
-        if metric is not None:
-            conds.append("metric = ?")
-            params.append(metric)
-        lf, lp = label_filter(labels)
-        if lf:
-            conds.append(lf)
-            params.extend(lp)
 
         def run(con, snap):
             newest = snap.max_tmax()
             if newest is None:
                 return empty()
             files = snap.raw(newest - window, None)
-            c = conds + ["ts >= ?"]
-            p = params + [pd.Timestamp(newest - window, unit="us", tz="UTC").to_pydatetime()]
-            sql = (
-                "SELECT max(ts) AS ts, host, metric, labels, arg_max(value, ts) AS value FROM read_parquet(?) "  # noqa: S608 - fixed SQL fragments; every value is bound
-                f"WHERE {' AND '.join(c)} GROUP BY host, metric, labels ORDER BY host, metric, labels"
-            )
-            return fetch(con, sql, [files, *p])
+            start = pd.Timestamp(newest - window, unit="us", tz="UTC").to_pydatetime()
+            where, params = series_where(metric, start, labels=labels)
+            return fetch(con, latest_sql(where), [files, *params])
 
         return self._run(run, [safe_host(host)] if host else None)
 
@@ -825,10 +707,6 @@ def _empty_result() -> pd.DataFrame:
             "value": pd.Series([], dtype="float64"),
         }
     )
-
-
-#: the words of a query that could name a view (anything else it names is DuckDB's own)
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
