@@ -2,7 +2,8 @@
 
 Many processes may read while one agent per host writes and compacts: see
 ``_manifest.py`` and ``_snapshot.py`` for why a reader never sees a sample
-twice or misses one. Readers run DuckDB in-process over the Parquet files and
+twice or misses one, and ``_reader.py`` for how a query gets past swapped
+and damaged files. The catalogue is ``_catalogue.py``'s, the SQL ``_sql.py``'s. Readers run DuckDB in-process over the Parquet files and
 get pandas DataFrames (or Arrow tables).
 
 DuckDB, pandas and numpy are imported inside the methods that use them: the
@@ -17,8 +18,6 @@ import itertools
 import json
 import logging
 import os
-import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -38,16 +37,16 @@ from workbench.store._catalogue import (
     table_schemas,
 )
 from workbench.store._layout import Layout, default_host, new_stream_id, safe_host
-from workbench.store._quarantine import StoreWarning, list_quarantined, quarantine_file
+from workbench.store._quarantine import StoreWarning, list_quarantined
+from workbench.store._reader import Reader
 from workbench.store._segment import (
     RECORD_WRITE,
     SAMPLE_SCHEMA,
-    check_segment,
     sort_samples,
     write_atomic,
     write_samples,
 )
-from workbench.store._snapshot import Snapshot, take_snapshot
+from workbench.store._snapshot import Snapshot
 from workbench.store._sql import (
     AGGREGATIONS,
     EMPTY_PARTIALS,
@@ -62,7 +61,7 @@ from workbench.store._sql import (
     series_where,
     view_words,
 )
-from workbench.store._verify import VerifyReport, record_files, verify_home
+from workbench.store._verify import VerifyReport, verify_home
 
 if TYPE_CHECKING:
     import duckdb
@@ -71,8 +70,6 @@ if TYPE_CHECKING:
 __all__ = ["Store", "register_table", "AGGREGATIONS", "label_filter", "unwritable"]
 
 log = logging.getLogger("workbench.store")
-
-_RETRIES = 6
 
 
 class Store:
@@ -88,10 +85,8 @@ class Store:
         self.layout = Layout(self.home)
         self._stream = new_stream_id(role)
         self._seq = itertools.count()
-        self._local = threading.local()
-        self._verified: set[str] = set()  # files this process decoded in full and found sound
-        self._skipped: dict[str, dict] = {}  # damaged files left in place (the home was not writable)
         self._catalogue = MetricCatalogue(self.layout)
+        self._reader = Reader(self.layout, self.views)
 
     def __repr__(self) -> str:
         return f"Store(home={str(self.home)!r}, host={self.host!r})"
@@ -256,100 +251,11 @@ class Store:
         return self.layout.hosts()
 
     def _con(self) -> duckdb.DuckDBPyConnection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            import duckdb
-
-            con = duckdb.connect()
-            con.execute("SET TimeZone='UTC'")
-            self._local.con = con
-        return con
+        return self._reader.con()
 
     def _run(self, fn: Callable[[duckdb.DuckDBPyConnection, Snapshot], Any],
              hosts: list[str] | None = None) -> tuple[Any, list[dict]]:
-        """Run ``fn`` on a fresh snapshot; return its result and the damaged files left out of it.
-
-        Files that vanished underneath the query (a compaction swapped them)
-        mean a retry on a new snapshot. Any other failure to read is looked
-        into: damaged files are quarantined (or, where the home is not
-        writable, skipped by this process) and the query runs again on the
-        rest; a failure no file explains is raised as it came.
-        """
-        import duckdb
-
-        user_errors = _user_errors()  # wrong SQL or data, not a damaged file: raised as they are
-        damaged: dict[str, dict] = {}
-        last: Exception | None = None
-        moved = 0
-        while moved < _RETRIES:
-            snap = take_snapshot(self.layout, hosts)
-            if self._skipped:
-                left_out = [p for p in snap.paths() if p in self._skipped]
-                for p in left_out:
-                    damaged.setdefault(p, self._skipped[p])
-                snap = Snapshot([f for f in snap.files if f.path not in self._skipped])
-            con = self._con()
-            try:
-                return fn(con, snap), list(damaged.values())
-            except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
-                raise QueryError(f"{exc}\nViews: {', '.join(self.views())}.", error=str(exc)) from None
-            except user_errors:
-                raise
-            except (duckdb.Error, pa.ArrowException, OSError) as exc:
-                # Undecodable pages raise a bare duckdb.Error ("don't know what
-                # type") that names no file; a fatal one may invalidate the connection.
-                last = exc
-                self._local.con = None
-                if any(not os.path.exists(p) for p in snap.paths()):
-                    moved += 1
-                    continue  # compaction swapped files: take a new snapshot
-                found = self._set_aside(snap, str(exc))
-                if not found:
-                    raise
-                damaged.update(found)
-        raise StoreError(f"Query kept failing while files changed underneath it: {last}", error=str(last))
-
-    def _set_aside(self, snap: Snapshot, message: str) -> dict[str, dict]:
-        """Find the damaged files among those ``snap`` and the record tables read; quarantine or skip each.
-
-        Files the error names are checked first; when none is damaged, every
-        file this process has not yet verified is (once: segments never
-        change under their name). Returns what was found, by path.
-        """
-        paths = snap.paths() + [str(p) for p in record_files(self.layout) if str(p) not in self._skipped]
-        named = [p for p in paths if p in message]
-        found: dict[str, dict] = {}
-        for batch in (named, [p for p in paths if p not in named and p not in self._verified]):
-            for p in batch:
-                try:
-                    reason = check_segment(p)
-                except FileNotFoundError:
-                    continue
-                if reason is None:
-                    self._verified.add(p)
-                else:
-                    found[p] = self._quarantine_or_skip(Path(p), reason)
-            if found:
-                break
-        return found
-
-    def _quarantine_or_skip(self, path: Path, reason: str) -> dict:
-        """Quarantine a damaged file; where the home is not writable, leave it and skip it in this process."""
-        host, rel = _host_and_rel(self.layout, path)
-        info = {"path": str(path), "host": host, "reason": reason}
-        try:
-            dest = quarantine_file(self.layout, host, path, rel, reason)
-            return {**info, "action": "quarantined", "moved_to": str(dest)}
-        except OSError as exc:
-            msg = (
-                f"Skipped unreadable segment {rel} of host {host!r} ({reason}): the home is read-only or not "
-                f"writable here ({exc.strerror or exc}), so the file stays where it is and queries in this process "
-                "answer from the rest. The host's agent quarantines it when it compacts, as does "
-                "`workbench verify --quarantine` run where the home is writable."
-            )
-            warnings.warn(msg, StoreWarning, stacklevel=_outside_store())
-            self._skipped[str(path)] = {**info, "action": "skipped"}
-            return self._skipped[str(path)]
+        return self._reader.run(fn, hosts)
 
     def views(self) -> list[str]:
         return [*BUILTIN_VIEWS, *record_tables(self.layout)]
@@ -393,7 +299,7 @@ class Store:
         for table in self.views()[len(BUILTIN_VIEWS):]:
             if not want(table):
                 continue
-            files = sorted(str(p) for p in self.layout.table_dir(table).glob("*/*.parquet") if str(p) not in self._skipped)
+            files = sorted(str(p) for p in self.layout.table_dir(table).glob("*/*.parquet") if str(p) not in self._reader.skipped)
             if files:
                 con.read_parquet(files, union_by_name=True).create_view(table, replace=True)
             elif table in table_schemas():
@@ -638,30 +544,6 @@ class Store:
                     pass
         return total
 
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    import duckdb
-
-    return (duckdb.ConversionException, duckdb.OutOfRangeException, duckdb.TypeMismatchException,
-            duckdb.NotImplementedException, duckdb.ConstraintException, duckdb.InterruptException)
-
-
-def _outside_store() -> int:
-    """The ``stacklevel`` that points a warning at the first caller outside ``workbench.store``."""
-    here = os.path.dirname(__file__)
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def _host_and_rel(layout: Layout, path: Path) -> tuple[str, str]:
-    """The host a file belongs to and its name below the host's quarantine directory."""
-    parts = path.relative_to(layout.home).parts
-    if parts[0] == "tables":  # tables/<table>/<host>/<file>
-        return parts[2], f"tables/{parts[1]}/{parts[3]}"
-    return parts[1], f"{parts[2]}/{parts[3]}"  # hosts/<host>/<tier>/<file>
 
 
 def _with_damage(df: pd.DataFrame, damaged: list[dict]) -> pd.DataFrame:
