@@ -48,6 +48,8 @@ _INDEX_EVERY = 128
 # when the first bound leaves more candidates than this, tighten it with the shapes of nearest sum
 _REFINE_ABOVE = 1500
 _REFINE_WIDTH = 16
+# slot numbers in the index (half the memory of intp)
+_SLOT = np.int32
 # one key in this many kept for the bisection
 _COARSE = 32
 # relative slack on the bound, far above floating-point error (1e-16): only ever widens the search
@@ -194,9 +196,9 @@ class NearestShapeDistance:
         for j in range(1, self.dim):
             sums += ring[j, :n]
         if self._order is None:
-            ext = np.arange(n)
+            ext = np.arange(n, dtype=_SLOT)
         elif n > self._grown:
-            ext = np.concatenate((self._order, np.arange(self._grown, n)))
+            ext = np.concatenate((self._order, np.arange(self._grown, n, dtype=_SLOT)))
         else:
             ext = self._order
         keys = sums.take(ext)
@@ -210,7 +212,7 @@ class NearestShapeDistance:
         self._slack = _SLACK * self.dim * max(float(ring.max()), -float(ring.min()))
         self._grown = n
         if self._recent is None:
-            self._recent = np.empty(_INDEX_EVERY, dtype=np.intp)
+            self._recent = np.empty(_INDEX_EVERY, dtype=_SLOT)
         self._nrecent = 0
 
     def _nearest(self, emb: tuple[float, ...], n: int) -> float:
@@ -271,8 +273,7 @@ class NearestShapeDistance:
         shapes = self.ring.take(idx, axis=1)
         shapes -= np.array(emb).reshape(-1, 1)
         shapes *= shapes
-        total = shapes[0]
-        for j in range(1, self.dim):
-            total += shapes[j]
+        # rows added in order, first + second, then + third ...: the brute force's sums
+        total = np.add.reduce(shapes, axis=0)
         i = int(total.argmin())
-        return float(total[i]), int(idx[i])
+        return total.item(i), idx.item(i)
