@@ -16,7 +16,9 @@ shared reference data and prints our figures beside the published ones.
 ``python benchmarks/nab.py sensitivity`` reruns the default detector with one
 parameter changed at a time, to show how sharp the chosen parameter set is.
 ``python benchmarks/nab.py cost`` measures memory per watched series and CPU
-per sample of live use, beside a plain rolling z-score in the same run.
+per sample of live use, beside a plain rolling z-score in the same run;
+``cost --against REV`` also times the default of another git revision and of
+this tree alternately and prints the ratio (the figure a busy machine keeps).
 ``python benchmarks/nab.py folds`` measures generalisation: leave one NAB
 category out, choose the parameters (from the small grid ``FOLD_GRID``, by
 the standard profile) and each profile's threshold on the other categories,
@@ -323,41 +325,100 @@ class _StreamingZ:
 COST_FILE = "realKnownCause/machine_temperature_system_failure.csv"
 
 
-def run_cost(names: tuple[str, ...] = ("default", "surprise")) -> None:
-    """Memory per watched series and CPU per sample, live (``update`` one point at a time)."""
+def _cost_pass(name: str, stamps: list, values: list[float]) -> tuple[float, str]:
+    """One pass of ``name`` over the points through ``update()``: (CPU µs per sample, digest of the scores)."""
+    import hashlib
+    from array import array
+
+    det = make_detector(name) if isinstance(name, str) else name()
+    update = det.update
+    t0 = time.process_time()
+    scores = [update(t, v) for t, v in zip(stamps, values, strict=True)]
+    spent = (time.process_time() - t0) / len(values) * 1e6
+    return spent, hashlib.sha256(array("d", scores).tobytes()).hexdigest()[:16]
+
+
+def _cost_points() -> tuple[list, list[float]]:
+    frame = pd.read_csv(SHARED / "nab" / "data" / COST_FILE)
+    return list(pd.to_datetime(frame["timestamp"])), frame["value"].to_numpy(float).tolist()
+
+
+def run_cost(names: tuple[str, ...] = ("default", "surprise"), repeats: int = 5, against: str | None = None) -> None:
+    """Memory per watched series and CPU per sample, live (``update`` one point at a time).
+
+    CPU is ``time.process_time`` per pass, ``repeats`` passes each; the median and the best are
+    printed. ``against=REV`` also runs the default of git revision ``REV`` (its ``workbench/``
+    exported to a temporary folder) and of this tree alternately, ``repeats`` times each, in
+    fresh processes, and prints both medians and the median of the paired ratios: on a shared
+    machine whose speed changes from minute to minute the ratio is the figure that carries over.
+    """
     import gc
     import pickle
+    import statistics
     import tracemalloc
 
-    frame = pd.read_csv(SHARED / "nab" / "data" / COST_FILE)
-    stamps = list(pd.to_datetime(frame["timestamp"]))
-    values = frame["value"].to_numpy(float).tolist()
-    builders = {f"workbench {n}": (lambda n=n: make_detector(n)) for n in names}
+    stamps, values = _cost_points()
+    builders = {f"workbench {n}": n for n in names}
     builders["rolling z-score, window 288 (peer)"] = _StreamingZ
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"{COST_FILE}: {len(values)} points fed one at a time through update(); "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, load average {load}")
-    print("detector                               CPU us/sample (best of 3)   retained MB   pickled MB")
+    print(f"detector                               CPU us/sample: median, best of {repeats}   retained MB   pickled MB")
     for label, build in builders.items():
-        cpu = []
-        for _ in range(3):
-            det = build()
-            update = det.update
-            t0 = time.process_time()
-            for t, v in zip(stamps, values, strict=True):
-                update(t, v)
-            cpu.append((time.process_time() - t0) / len(values) * 1e6)
-        del det, update
+        cpu = [_cost_pass(build, stamps, values)[0] for _ in range(repeats)]
         gc.collect()
         tracemalloc.start()
-        det = build()
+        det = make_detector(build) if isinstance(build, str) else build()
         for t, v in zip(stamps, values, strict=True):
             det.update(t, v)
         gc.collect()
         retained = tracemalloc.get_traced_memory()[0] / 1e6
         tracemalloc.stop()
         pickled = len(pickle.dumps(det)) / 1e6
-        print(f"{label:38s} {min(cpu):12.1f}               {retained:10.2f}   {pickled:10.2f}", flush=True)
+        print(f"{label:38s} {statistics.median(cpu):8.1f} {min(cpu):8.1f}                  "
+              f"{retained:10.2f}   {pickled:10.2f}", flush=True)
+    if against:
+        _cost_against(against, repeats)
+
+
+def _cost_against(rev: str, repeats: int) -> None:
+    import statistics
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "workbench"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        # one long-lived worker per tree, each timing one pass per request: the passes alternate
+        # back to back (A B A B ...), so both trees see the machine of the same minutes
+        workers = {}
+        for label, root in ((rev, tmp), ("this tree", str(REPO))):
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+            workers[label] = subprocess.Popen([sys.executable, __file__, "cost-pass", "--expect-root", root],
+                                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        runs: dict[str, list[tuple[float, str]]] = {k: [] for k in workers}
+        try:
+            for _ in range(repeats):
+                for label, worker in workers.items():
+                    worker.stdin.write("pass\n")
+                    worker.stdin.flush()
+                    spent, digest = worker.stdout.readline().split()
+                    runs[label].append((float(spent), digest))
+        finally:
+            for worker in workers.values():
+                worker.stdin.close()
+                worker.wait()
+    (a, ra), (b, rb) = runs.items()
+    ratios = [y[0] / x[0] for x, y in zip(ra, rb, strict=True)]
+    same = {d for _, d in ra} == {d for _, d in rb} and len({d for _, d in ra}) == 1
+    print(f"\nthe default, {rev} against this tree, passes alternating in two processes ({repeats} each):")
+    for label, r in runs.items():
+        cpu = [c for c, _ in r]
+        print(f"  {label:12s} CPU us/sample median {statistics.median(cpu):6.1f}  "
+              f"(all: {', '.join(f'{c:.1f}' for c in cpu)})")
+    print(f"  this tree / {rev}: median ratio {statistics.median(ratios):.3f} "
+          f"(all: {', '.join(f'{q:.3f}' for q in ratios)}); scores {'identical' if same else 'DIFFERENT'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,7 +443,12 @@ def main(argv: list[str] | None = None) -> int:
     pf.add_argument("--category", default="realKnownCause")
     pf.add_argument("--threshold", type=float, required=True)
     pf.add_argument("--halflife", type=int, help="calibration_halflife (default: as shipped)")
-    sub.add_parser("cost", help="memory per watched series and CPU per sample, beside a rolling z-score")
+    c = sub.add_parser("cost", help="memory per watched series and CPU per sample, beside a rolling z-score")
+    c.add_argument("--repeats", type=int, default=5, help="passes per detector (median and best printed)")
+    c.add_argument("--against", metavar="REV",
+                   help="also time the default of git revision REV and of this tree alternately; print the ratio")
+    cp = sub.add_parser("cost-pass", help=argparse.SUPPRESS)  # one timed pass, for cost --against
+    cp.add_argument("--expect-root", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "detect":
         spent = detect(args.data, args.detector, args.out)
@@ -393,7 +459,17 @@ def main(argv: list[str] | None = None) -> int:
         extra = {} if args.halflife is None else {"calibration_halflife": args.halflife}
         run_perfile(args.category, args.threshold, **extra)
     elif args.cmd == "cost":
-        run_cost()
+        run_cost(repeats=args.repeats, against=args.against)
+    elif args.cmd == "cost-pass":
+        import workbench
+
+        root = Path(workbench.__file__).resolve().parents[1]
+        if root != Path(args.expect_root).resolve():
+            raise SystemExit(f"imported workbench from {root}, not {args.expect_root}")
+        points = _cost_points()
+        for _ in sys.stdin:  # one timed pass per line read
+            spent, digest = _cost_pass("default", *points)
+            print(f"{spent:.3f} {digest}", flush=True)
     elif args.cmd == "folds":
         for name in args.detector or FOLD_DETECTORS:
             run_folds(name)
