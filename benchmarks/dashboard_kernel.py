@@ -41,6 +41,49 @@ def breakdown(d) -> str:
             f"({pa.default_memory_pool().backend_name}), malloc_trim {before:.1f} -> {after:.1f} MiB")
 
 
+def install_profiler(d) -> dict:
+    """Time every panel's refresh steps and the widgets' message sends in thread CPU.
+
+    Returns ``{(what, step): [calls, seconds]}``, filled as the page ticks. Thread CPU, so a
+    worker thread's read is charged to its panel and not to whatever else ran meanwhile.
+    """
+    import functools
+
+    import ipywidgets as W
+
+    stats: dict = {}
+
+    def wrap(owner, attr: str, key) -> None:
+        fn = getattr(owner, attr)
+
+        @functools.wraps(fn)
+        def timed(*a, **kw):
+            t0 = time.thread_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                entry = stats.setdefault(key, [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.thread_time() - t0
+
+        setattr(owner, attr, timed)
+
+    for panel in d.panels:
+        for step in ("_refresh", "_refresh_slow", "_load_slow", "_apply_slow"):
+            if step in type(panel).__dict__:
+                wrap(panel, step, (type(panel).__name__, step))
+    wrap(d, "tick", ("Dashboard", "tick (all on the kernel's thread)"))
+    wrap(W.Widget, "send_state", ("ipywidgets", "send_state"))
+    wrap(W.Widget, "_send", ("ipywidgets", "_send (serialise + send)"))
+    return stats
+
+
+def print_profile(stats: dict, ticks: int) -> None:
+    for (what, step), (calls, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {what}.{step}: {seconds / ticks * 1000:.2f} ms per tick ({calls} calls, "
+              f"{seconds / max(calls, 1) * 1000:.2f} ms each)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=600)
@@ -55,6 +98,8 @@ def main() -> None:
     ap.add_argument("--duckdb-set", action="append", default=[], metavar="NAME=VALUE",
                     help="a DuckDB setting for every connection the store opens (repeatable), "
                          "e.g. allocator_flush_threshold='8MB'")
+    ap.add_argument("--profile", action="store_true",
+                    help="at each report print thread CPU per tick of every panel's refresh steps")
     args = ap.parse_args()
     if args.duckdb_set:
         from workbench.store import _store
@@ -86,6 +131,7 @@ def main() -> None:
 
         tracemalloc.start(8)
         snap0 = tracemalloc.take_snapshot()
+    stats = install_profiler(d) if args.profile else {}
     r0, c0 = rss_mib(), time.process_time()
     print(f"start: RSS {r0:.1f} MiB")
     for i in range(1, args.ticks + 1):
@@ -99,6 +145,8 @@ def main() -> None:
                   flush=True)
             if args.breakdown:
                 print("  " + breakdown(d), flush=True)
+            if args.profile:
+                print_profile(stats, i)
             if args.tracemalloc:
                 snap = tracemalloc.take_snapshot()
                 for stat in snap.compare_to(snap0, "traceback")[: args.tracemalloc]:

@@ -42,11 +42,28 @@ def _duration_text(seconds: float) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
+def _import_models() -> None:
+    """Import what fitting imports lazily (statsmodels' ETS and SARIMAX, scikit-learn).
+
+    The first fit does it anyway when the series is long enough; a fresh agent's
+    series is not, and then the kernel grew by ~25 MB the first time a refit
+    found enough data, a quarter of an hour into the page's life. Loading them
+    with the first fit, on the forecast thread, makes the page's memory flat
+    from its first minute.
+    """
+    import sklearn.linear_model  # noqa: F401
+    import statsmodels.tsa.exponential_smoothing.ets  # noqa: F401
+    import statsmodels.tsa.statespace.sarimax  # noqa: F401
+    import statsmodels.tsa.stattools  # noqa: F401
+
+
 def fit_forecast(store: Any, host: str, metric: str, labels: str, horizon: str) -> dict[str, Any]:
     """Fit the AutoForecaster on one series; returns history, forecast and the explanation."""
     import pandas as pd
 
     from workbench.forecast import AutoForecaster
+
+    _import_models()
 
     history, step, h = HORIZONS[horizon]
     frame = store.query(metric, history, step=step, host=host, labels=parse_labels(labels) if labels else None)
