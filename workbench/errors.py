@@ -15,6 +15,7 @@ __all__ = [
     "WorkbenchError",
     "ConfigError",
     "DataError",
+    "ParameterError",
     "NotFittedError",
     "UnknownMetricError",
     "StoreError",
@@ -57,6 +58,17 @@ class ConfigError(WorkbenchError, ValueError):
 
 class DataError(WorkbenchError, ValueError):
     """Input data cannot be used as given (NaNs, gaps, wrong type, ...)."""
+
+
+class ParameterError(ConfigError, DataError):
+    """A hyperparameter or option has a value its class does not allow (``workbench._params``).
+
+    The one error for a bad parameter everywhere: forecasters, detectors, the
+    executor, collectors and ``workbench.toml``. It is a :class:`ConfigError` and a
+    :class:`DataError` (both ``ValueError``), which the parts raised for it before,
+    so their ``except`` clauses keep catching it. Fields: ``param``, ``given`` (its
+    repr), ``expected`` (in words), ``owner`` (the class).
+    """
 
 
 class NotFittedError(WorkbenchError, ValueError, AttributeError):
