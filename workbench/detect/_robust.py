@@ -8,6 +8,7 @@ deviation (MAD) are not, and they need no distributional assumption.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from typing import Any
 
 from workbench.detect._base import Detector
@@ -69,8 +70,31 @@ class _RobustZ:
             if other > scale:
                 scale = other
             z = dev / scale
-            devs.add(dev)
-        elif n >= self.min_periods:
+            # devs.add(dev) and values.add(x), inlined (the same steps, in the same order)
+            fifo = devs.fifo
+            fifo.append(dev)
+            insort(d, dev)
+            total = devs.total + dev
+            if m >= devs.size:
+                old = fifo.popleft()
+                del d[bisect_left(d, old)]
+                total -= old
+            devs.total = total
+            fifo = values.fifo
+            fifo.append(x)
+            insort(s, x)
+            total = values.total + x
+            if n >= values.size:
+                old = fifo.popleft()
+                del s[bisect_left(s, old)]
+                total -= old
+            values.total = total
+            if x < self.lo:  # min() and max(), as they pick
+                self.lo = x
+            if x > self.hi:
+                self.hi = x
+            return z
+        if n >= self.min_periods:
             med = values.median()
             dev = abs(x - med)
             scale = max(
