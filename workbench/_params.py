@@ -156,29 +156,37 @@ class Options:
 
 
 class Each:
-    """A list, tuple or range (not a string) whose every item satisfies one of ``constraints``."""
+    """A list, tuple, range or array (not a string) whose every item satisfies one of ``constraints``;
+    ``min_len`` items at least, or exactly ``length``."""
 
-    def __init__(self, *constraints: Any, min_len: int = 0, doc: str = "") -> None:
-        self.constraints, self.min_len, self.doc = list(constraints), min_len, doc
+    def __init__(self, *constraints: Any, min_len: int = 0, length: int | None = None, doc: str = "") -> None:
+        self.constraints, self.min_len, self.length, self.doc = list(constraints), min_len, length, doc
 
     def satisfied_by(self, value: Any) -> bool:
         if not isinstance(value, list | tuple | range) and type(value).__name__ != "ndarray":
             return False
         items = list(value)
-        return len(items) >= self.min_len and all(satisfies(item, self.constraints) for item in items)
+        if len(items) < self.min_len or (self.length is not None and len(items) != self.length):
+            return False
+        return all(satisfies(item, self.constraints) for item in items)
 
     def describe(self) -> str:
+        if self.length is not None:
+            return f"a list of {self.length} items, each {describe(self.constraints)}"
         empty = "a non-empty " if self.min_len else "a "
         return f"{empty}list whose items are each {describe(self.constraints)}"
 
     def _invalid(self) -> list[Any]:
-        out = [[bad] for bad in _candidates(self.constraints)]
-        if self.min_len:
+        n = self.length if self.length is not None else max(self.min_len, 1)
+        out = [[bad] * n for bad in _candidates(self.constraints)]
+        if self.length is not None:
+            out.insert(0, [0] * (self.length + 1))
+        elif self.min_len:
             out.insert(0, [])
         return out
 
     def __repr__(self) -> str:
-        return f"Each({', '.join(map(repr, self.constraints))}, min_len={self.min_len})"
+        return f"Each({', '.join(map(repr, self.constraints))}, min_len={self.min_len}, length={self.length})"
 
 
 def _one(constraint: Any, value: Any) -> bool:

@@ -31,8 +31,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, signal
 
+from workbench._params import Each, Integral, Interval, Options
 from workbench.errors import DataError
-from workbench.forecast._base import BaseForecaster
+from workbench.forecast._base import SEASON_LENGTH, BaseForecaster
 from workbench.forecast._ets import quiet
 from workbench.forecast._fourier import fourier_terms
 
@@ -214,6 +215,18 @@ class ARIMA(BaseForecaster):
     """
 
     min_obs = 8
+    _parameter_constraints = {
+        "order": [None, Each(Interval(Integral, 0, None, closed="left"), length=3, doc="as (p, d, q)")],
+        "seasonal_order": [None, Each(Interval(Integral, 0, None, closed="left"), min_len=3,
+                                      doc="as (P, D, Q) or (P, D, Q, s)")],
+        "season_length": SEASON_LENGTH,
+        **{key: [Interval(Integral, 0, None, closed="left")]
+           for key in ("max_p", "max_q", "max_P", "max_Q", "max_order", "max_d", "max_D", "max_fourier")},
+        "include_constant": [None, bool],
+        "stepwise": [bool],
+        "method": [Options("css", "css-ml")],
+        "max_season_length": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -355,8 +368,6 @@ class ARIMA(BaseForecaster):
 
     # -- fitting -------------------------------------------------------------------------------
     def _fit(self, y):
-        if self.method not in ("css", "css-ml"):
-            raise DataError(f"method must be 'css' or 'css-ml'; got {self.method!r}.", method=self.method)
         m = self._season(self.season_length)
         self.season_length_ = m
         self.y_ = y.copy()

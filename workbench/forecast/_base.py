@@ -22,14 +22,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.errors import DataError, NotFittedError
+from workbench._params import Integral, Interval, check_params
+from workbench.errors import DataError, NotFittedError, ParameterError
 
 # pandas (and _prep, which needs it) is imported where a Series or frame is made, so that a model's
 # numpy core (``_fit``/``_predict``, what an agent's `predicted` rule runs) loads numpy alone.
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BaseForecaster", "clone", "check_levels", "normal_intervals", "interval_columns"]
+__all__ = ["BaseForecaster", "clone", "check_levels", "normal_intervals", "interval_columns", "SEASON_LENGTH"]
+
+#: the constraint-table row of every ``season_length`` hyperparameter (None: from the frequency)
+SEASON_LENGTH = [None, Interval(Integral, 1, None, closed="left")]
 
 
 def check_levels(level) -> tuple[float, ...]:
@@ -91,6 +95,10 @@ class BaseForecaster:
 
     #: Fewest observations ``_fit`` can work with; fewer is a clear DataError.
     min_obs: int = 2
+    #: What each hyperparameter may be (:mod:`workbench._params`), checked at the start of
+    #: :meth:`fit`; a bad value raises :class:`~workbench.errors.ParameterError`. A subclass
+    #: declares its own table (``{**Parent._parameter_constraints, ...}`` to extend one).
+    _parameter_constraints: dict = {}
 
     # -- scikit-learn parameter protocol -------------------------------------------------
     @classmethod
@@ -109,7 +117,7 @@ class BaseForecaster:
         valid = self._param_names()
         for key, value in params.items():
             if key not in valid:
-                raise DataError(
+                raise ParameterError(
                     f"{type(self).__name__} has no parameter {key!r}; valid: {', '.join(valid)}.",
                     param=key,
                 )
@@ -142,6 +150,7 @@ class BaseForecaster:
         """Learn from ``y`` (a timestamp-indexed Series; see :func:`prepare_series`)."""
         from workbench.forecast._prep import prepare_series
 
+        check_params(self)
         series = prepare_series(y)
         values = series.to_numpy(dtype="float64", copy=True)
         if len(values) < self.min_obs:
@@ -168,15 +177,7 @@ class BaseForecaster:
             from workbench.forecast._prep import season_length_for
 
             return season_length_for(self.freq_)
-        if isinstance(season_length, bool) or not isinstance(season_length, int | np.integer):
-            raise DataError(
-                f"season_length must be a positive integer or None; got {season_length!r}.",
-                season_length=repr(season_length),
-            )
-        if season_length < 1:
-            raise DataError(
-                f"season_length must be >= 1; got {season_length}.", season_length=season_length
-            )
+        check_params(self, {"season_length": season_length}, constraints={"season_length": SEASON_LENGTH})
         return int(season_length)
 
     def check_is_fitted(self) -> None:

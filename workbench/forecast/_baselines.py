@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.forecast._base import BaseForecaster, normal_intervals
+from workbench.forecast._base import SEASON_LENGTH, BaseForecaster, normal_intervals
 
 __all__ = ["Naive", "SeasonalNaive", "Drift"]
 
@@ -48,6 +48,7 @@ class SeasonalNaive(BaseForecaster):
     """
 
     min_obs = 1
+    _parameter_constraints = {"season_length": SEASON_LENGTH}
 
     def __init__(self, season_length: int | None = None) -> None:
         self.season_length = season_length

@@ -35,8 +35,9 @@ import pandas as pd
 # imported; importing it here, before any quiet() block, keeps those blocks quiet.
 import statsmodels.tools.sm_exceptions  # noqa: F401
 
+from workbench._params import Each, Integral, Interval, Options
 from workbench.errors import DataError
-from workbench.forecast._base import BaseForecaster
+from workbench.forecast._base import SEASON_LENGTH, BaseForecaster
 from workbench.forecast._fourier import fourier_terms, seasonal_profile
 
 __all__ = ["ETS"]
@@ -44,19 +45,17 @@ __all__ = ["ETS"]
 _CHOICES = {"error": ("add", "mul"), "trend": (None, "add", "add_damped"), "seasonal": (None, "add", "mul")}
 
 
-def _as_tuple(value, key):
+def _choice(key):
+    """The constraint-table row of ``error``/``trend``/``seasonal``: "auto", one form, or a list of forms."""
     allowed = _CHOICES[key]
-    if value == "auto":
-        return allowed
-    values = value if isinstance(value, list | tuple) else (value,)
-    for v in values:
-        if v not in allowed:
-            raise DataError(
-                f"{key}={v!r} is not one of 'auto', {', '.join(repr(a) for a in allowed)}.",
-                param=key,
-                value=repr(v),
-            )
-    return tuple(values)
+    return [Options("auto", *allowed), Each(Options(*allowed), min_len=1)]
+
+
+def _as_tuple(value, key):
+    """The forms to try (``value`` already checked against :func:`_choice`)."""
+    if isinstance(value, str) and value == "auto":
+        return _CHOICES[key]
+    return tuple(value) if isinstance(value, list | tuple) else (value,)
 
 
 @contextlib.contextmanager
@@ -87,6 +86,15 @@ class ETS(BaseForecaster):
     """
 
     min_obs = 4
+    _parameter_constraints = {
+        "error": _choice("error"),
+        "trend": _choice("trend"),
+        "seasonal": _choice("seasonal"),
+        "season_length": SEASON_LENGTH,
+        "max_season_length": [Interval(Integral, 1, None, closed="left")],
+        "max_fourier": [Interval(Integral, 0, None, closed="left")],
+        "initialization": [Options("auto", "heuristic", "estimated")],
+    }
 
     def __init__(
         self,
@@ -150,12 +158,6 @@ class ETS(BaseForecaster):
         )
 
     def _fit(self, y):
-        if self.initialization not in ("auto", "heuristic", "estimated"):
-            raise DataError(
-                "initialization must be 'auto', 'heuristic' or 'estimated'; "
-                f"got {self.initialization!r}.",
-                initialization=self.initialization,
-            )
         m = self._season(self.season_length)
         self.season_length_ = m
         self.constant_ = bool(np.ptp(y) == 0)

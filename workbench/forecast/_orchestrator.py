@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
+from workbench._params import Integral, Interval, Options, check_params
 from workbench.errors import DataError
 from workbench.forecast._base import check_levels, clone, interval_columns
 from workbench.forecast._prep import prepare_series
@@ -103,6 +103,14 @@ class Forecast:
         series and model, or skip it and record it in ``failures_``.
     """
 
+    _parameter_constraints = {
+        "n_jobs": [Interval(Integral, 1, None, closed="left"),
+                   Interval(Integral, None, -1, closed="right", doc="-1 for all cores")],
+        "id_col": [str], "time_col": [str], "target_col": [str],
+        "progress": [bool],
+        "errors": [Options(*_ERRORS)],
+    }
+
     def __init__(
         self,
         models,
@@ -153,10 +161,7 @@ class Forecast:
             yield uid, pd.Series(grp["y"].to_numpy(), index=pd.DatetimeIndex(grp["ds"]), name=str(uid))
 
     def _run(self, df, h, level, keep: bool):
-        if self.errors not in _ERRORS:
-            raise DataError(f"errors must be 'raise' or 'skip'; got {self.errors!r}.")
-        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int | np.integer) or self.n_jobs == 0:
-            raise DataError(f"n_jobs must be a non-zero integer (-1 for all cores); got {self.n_jobs!r}.")
+        check_params(self)
         models = _named_models(self.models)
         levels = check_levels(level)
         series = list(self._split(df))

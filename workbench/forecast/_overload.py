@@ -23,6 +23,7 @@ from sklearn.model_selection import TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from workbench._params import Each, Integral, Interval, Options, Real, check_params
 from workbench.errors import DataError, NotFittedError
 from workbench.forecast._prep import prepare_series, season_length_for
 
@@ -43,6 +44,16 @@ class BrierReport:
 
 class OverloadClassifier:
     """Calibrated probability that ``y`` exceeds ``threshold`` within the next ``window`` steps."""
+
+    _parameter_constraints = {
+        "threshold": [Interval(Real, None, None, closed="neither")],
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "lags": [Interval(Integral, 1, None, closed="left")],
+        "rolling": [Each(Interval(Integral, 1, None, closed="left"))],
+        "method": [Options("sigmoid", "isotonic")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "season_length": [None, Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -91,10 +102,7 @@ class OverloadClassifier:
         return out
 
     def fit(self, y: pd.Series) -> OverloadClassifier:
-        if self.method not in ("sigmoid", "isotonic"):
-            raise DataError(f"method must be 'sigmoid' or 'isotonic'; got {self.method!r}.")
-        if int(self.window) < 1 or int(self.lags) < 1:
-            raise DataError("window and lags must be positive integers.")
+        check_params(self)
         series = prepare_series(y)
         x = series.to_numpy()
         self.freq_ = series.index.freq

@@ -19,8 +19,9 @@ import pandas as pd
 from sklearn.base import clone as sk_clone
 from sklearn.linear_model import RidgeCV
 
+from workbench._params import Each, Integral, Interval, Options
 from workbench.errors import DataError
-from workbench.forecast._base import BaseForecaster
+from workbench.forecast._base import SEASON_LENGTH, BaseForecaster
 
 __all__ = ["Regression"]
 
@@ -87,6 +88,19 @@ class Regression(BaseForecaster):
         Forecast origins used for conformal calibration (default ``min(100, n // 4)``).
     """
 
+    _parameter_constraints = {
+        "lags": [None, Each(Interval(Integral, 1, None, closed="left"), min_len=1)],
+        "rolling": [None, Each(Interval(Integral, 1, None, closed="left"))],
+        "fourier": [Interval(Integral, 0, None, closed="left")],
+        "calendar": [bool],
+        "trend": [bool],
+        "season_length": SEASON_LENGTH,
+        "strategy": [Options(*_STRATEGIES)],
+        "intervals": [Options(*_INTERVALS)],
+        "transform": [Options(*_TRANSFORMS)],
+        "n_calibration": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
         estimator=None,
@@ -116,33 +130,10 @@ class Regression(BaseForecaster):
 
     # -- configuration -----------------------------------------------------------------
     def _validate(self, m: int, n: int) -> None:
-        if self.strategy not in _STRATEGIES:
-            raise DataError(
-                f"strategy must be one of {', '.join(_STRATEGIES)}; got {self.strategy!r}.",
-                strategy=self.strategy,
-            )
-        if self.intervals not in _INTERVALS:
-            raise DataError(
-                f"intervals must be one of {', '.join(_INTERVALS)}; got {self.intervals!r}.",
-                intervals=self.intervals,
-            )
-        if self.transform not in _TRANSFORMS:
-            raise DataError(
-                f"transform must be None, 'log' or 'auto'; got {self.transform!r}.",
-                transform=self.transform,
-            )
+        """The lags and windows used (hyperparameters were checked by ``fit`` against the table)."""
         default_lags, default_windows = _default_features(m, n)
-        if self.lags is None:
-            lags = default_lags
-        else:
-            lags = sorted({int(v) for v in self.lags})
-        if not lags or lags[0] < 1:
-            raise DataError(f"lags must be positive integers; got {self.lags!r}.", lags=self.lags)
+        lags = default_lags if self.lags is None else sorted({int(v) for v in self.lags})
         windows = default_windows if self.rolling is None else sorted({int(w) for w in self.rolling})
-        if windows and windows[0] < 1:
-            raise DataError(f"rolling windows must be >= 1; got {self.rolling!r}.")
-        if int(self.fourier) < 0:
-            raise DataError(f"fourier must be >= 0; got {self.fourier!r}.")
         self.lags_ = np.asarray(lags, dtype=int)
         self.windows_ = np.asarray(windows, dtype=int)
         self.max_lag_ = int(max(lags + windows))
