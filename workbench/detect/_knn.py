@@ -54,7 +54,7 @@ _SLOT = np.int32
 _COARSE = 32
 # relative slack on the bound, far above floating-point error (1e-16): only ever widens the search
 _SLACK = 1e-9
-_DERIVED = ("_pick", "_root", "_keys", "_order", "_recent", "_nrecent", "_slack", "_nn", "_grown")
+_DERIVED = ("_pick", "_rows", "_root", "_keys", "_order", "_recent", "_nrecent", "_slack", "_nn", "_grown")
 
 
 class NearestShapeDistance:
@@ -114,7 +114,7 @@ class NearestShapeDistance:
         self._clear_index()
 
     def _clear_index(self) -> None:
-        self._pick = None
+        self._pick = self._rows = None
         self._keys = self._order = self._recent = None
         self._root = math.sqrt(self.dim) * (1.0 + _SLACK)
         self._nrecent = 0
@@ -163,9 +163,11 @@ class NearestShapeDistance:
             self.popped = popped + 1
             if popped % self.keep_every == 0:
                 slot = stored % memory
-                ring = self.ring
-                for j, v in enumerate(old):
-                    ring[j, slot] = v
+                rows = self._rows
+                if rows is None:
+                    rows = self._rows = tuple(self.ring)  # views of the ring's rows
+                for row, v in zip(rows, old):
+                    row[slot] = v
                 self.stored = stored + 1
                 if self.finite and not math.isfinite(sum(old)):
                     self.finite = False
