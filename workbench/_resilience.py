@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from workbench.errors import ConfigError, WorkbenchError
+from workbench._params import Integral, Interval, Real, check_params
+from workbench.errors import WorkbenchError
 
 __all__ = ["Retry", "CircuitBreaker", "CircuitOpenError", "classify", "register_classifier"]
 
@@ -94,19 +95,14 @@ class Retry:
     jitter: bool = True
     on: tuple[type[BaseException], ...] | None = None
 
+    _parameter_constraints = {
+        "attempts": [Interval(Integral, 1, None, closed="left", doc="it counts the first try")],
+        "backoff": [Interval(Real, 0, None, closed="both", doc="in seconds")],
+        "max_backoff": [Interval(Real, 0, None, closed="both", doc="in seconds")],
+    }
+
     def __post_init__(self) -> None:
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
-            raise ConfigError(
-                f"Retry(attempts=...) must be an integer >= 1 (it counts the first try); got {self.attempts!r}.",
-                attempts=self.attempts,
-            )
-        if self.backoff < 0 or self.max_backoff < 0:
-            raise ConfigError(
-                f"Retry backoff and max_backoff must be >= 0 seconds; got backoff={self.backoff!r}, "
-                f"max_backoff={self.max_backoff!r}.",
-                backoff=self.backoff,
-                max_backoff=self.max_backoff,
-            )
+        check_params(self)
         if self.on is not None and not isinstance(self.on, tuple):
             object.__setattr__(self, "on", tuple(self.on) if not isinstance(self.on, type) else (self.on,))
 

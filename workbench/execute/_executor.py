@@ -38,6 +38,7 @@ from typing import Any
 
 import psutil
 
+from workbench._params import Integral, Interval, Options, Real, check_params
 from workbench.errors import ConfigError
 from workbench.execute._backends import Backend, Outcome, get_backend
 from workbench.execute._breaker import CircuitBreaker
@@ -237,6 +238,21 @@ class ThrottledExecutor(Executor):
         in; default ``$WORKBENCH_HOME`` or ``./data``.
     """
 
+    _parameter_constraints = {
+        "max_workers": [None, Interval(Integral, 1, None, closed="left", doc="None: the governor or the backend decides")],
+        "governor": [Options("auto"), None, Governor],
+        "queue_size": [Interval(Integral, 1, None, closed="left")],
+        "backpressure": [Options("block", "reject")],
+        "block_timeout": [None, Interval(Real, 0, None, closed="both", doc="in seconds")],
+        "profile": [Options(*PROFILES)],
+        "memory_scope": [Options("system", "self")],
+        "sample_interval": [Interval(Real, 0, None, closed="neither", doc="in seconds")],
+        "sched_idle": [None, bool],
+        "control_interval": [Interval(Real, 0, None, closed="neither", doc="in seconds")],
+    }
+    #: the one row of a task's ``timeout`` (``submit``/``options``)
+    _TIMEOUT = {"timeout": [None, Interval(Real, 0, None, closed="right", doc="in seconds")]}
+
     def __init__(
         self,
         max_workers: int | None = None,
@@ -260,22 +276,12 @@ class ThrottledExecutor(Executor):
         store: Any = None,
         control_interval: float = 1.0,
     ) -> None:
-        if profile not in PROFILES:
-            raise ConfigError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}.", profile=profile)
-        if backpressure not in ("block", "reject"):
-            raise ConfigError(
-                f"backpressure must be 'block' or 'reject'; got {backpressure!r}.", backpressure=backpressure
-            )
-        if memory_scope not in ("system", "self"):
-            raise ConfigError(f"memory_scope must be 'system' or 'self'; got {memory_scope!r}.", memory_scope=memory_scope)
-        if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
-            raise ConfigError(f"max_workers must be None or an integer >= 1; got {max_workers!r}.", max_workers=max_workers)
-        if not isinstance(queue_size, int) or queue_size < 1:
-            raise ConfigError(f"queue_size must be an integer >= 1; got {queue_size!r}.", queue_size=queue_size)
+        check_params(self, {"max_workers": max_workers, "governor": governor, "queue_size": queue_size,
+                            "backpressure": backpressure, "block_timeout": block_timeout, "profile": profile,
+                            "memory_scope": memory_scope, "sample_interval": sample_interval,
+                            "sched_idle": sched_idle, "control_interval": control_interval})
         prof = PROFILES[profile]
         spec = backend if backend is not None else prof["backend"]
-        if sched_idle not in (None, True, False):
-            raise ConfigError(f"sched_idle must be None, True or False; got {sched_idle!r}.", sched_idle=sched_idle)
         idle = prof["sched_idle"] if sched_idle is None else sched_idle
         if spec == "process":
             self._backend = get_backend(spec, nice=prof["nice"], sched_idle=idle)
@@ -286,8 +292,6 @@ class ThrottledExecutor(Executor):
         if governor == "auto":
             bound = prof["workers"]() if self._backend.name == prof["backend"] else self._backend.default_workers()
             governor = None if max_workers is not None else Governor(cpu_target=prof["cpu_target"], max_workers=bound)
-        elif governor is not None and not isinstance(governor, Governor):
-            raise ConfigError(f"governor must be 'auto', None or a Governor; got {governor!r}.", governor=governor)
         self._governor: Governor | None = governor
         if governor is not None:
             if max_workers is not None and (governor.max_workers is None or governor.max_workers > max_workers):
@@ -407,8 +411,8 @@ class ThrottledExecutor(Executor):
                 raise ConfigError(
                     f"resources cpu={cpu} must be between 1 and the executor's {self._cap} workers.", cpu=cpu
                 )
-        if timeout is not None and timeout <= 0:
-            raise ConfigError(f"timeout must be a positive number of seconds; got {timeout!r}.", timeout=timeout)
+        if timeout is not None:
+            check_params(self, {"timeout": timeout}, constraints=self._TIMEOUT)
         if retry is not None and not isinstance(retry, Retry):
             raise TypeError(f"retry= takes a Retry(...); got {retry!r}")
         tags = (tags,) if isinstance(tags, str) else tuple(tags)
@@ -1019,8 +1023,8 @@ class ThrottledExecutor(Executor):
                 if unknown:
                     raise TypeError(f"set_limits() without a governor only takes max_workers; got {sorted(unknown)}")
                 n = limits["max_workers"]
-                if not isinstance(n, int) or n < 1:
-                    raise ConfigError(f"max_workers must be an integer >= 1; got {n!r}.", max_workers=n)
+                check_params(self, {"max_workers": n},
+                             constraints={"max_workers": [Interval(Integral, 1, None, closed="left")]})
                 self._cap = max(self._cap, n)
                 self._limit = n
                 self._limit_reason = f"set_limits(max_workers={n})"

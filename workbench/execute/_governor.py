@@ -46,7 +46,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from workbench.errors import ConfigError
+from workbench._params import Integral, Interval, Real, check_params
+from workbench.errors import ParameterError
 
 __all__ = ["Governor", "Decision"]
 
@@ -108,6 +109,25 @@ class Governor:
         Seconds a CPU-pressure cut keeps the limit below the value that caused it.
     """
 
+    _parameter_constraints = {
+        "cpu_target": [Interval(Real, 0, 1.5, closed="right", doc="a fraction of all CPUs like 0.9")],
+        "mem_target": [Interval(Real, 0, 1.5, closed="right", doc="a fraction of the memory budget like 0.85")],
+        "min_workers": [Interval(Integral, 0, None, closed="left")],
+        "max_workers": [None, Interval(Integral, 1, None, closed="left", doc="None: the CPU count")],
+        "initial_workers": [None, Interval(Integral, 0, None, closed="left")],
+        "smoothing": [Interval(Real, 0, 1, closed="right", doc="1: no smoothing")],
+        "hysteresis": [Interval(Real, 0, None, closed="left")],
+        "cooldown": [Interval(Real, 0, None, closed="left", doc="in seconds")],
+        "mem_budget": [None, Interval(Real, 0, None, closed="neither", doc="bytes")],
+        "predictor": [None, "callable"],
+        "log_size": [Interval(Integral, 1, None, closed="left")],
+        "cpu_pressure_target": [None, Interval(Real, 0, 1, closed="right",
+                                               doc="a share of time like 0.3, or None to ignore CPU pressure")],
+        "mem_pressure_target": [None, Interval(Real, 0, 1, closed="right",
+                                               doc="a share of time like 0.1, or None to ignore memory pressure")],
+        "pressure_hold": [Interval(Real, 0, None, closed="left", doc="in seconds")],
+    }
+
     def __init__(
         self,
         cpu_target: float = 0.9,
@@ -142,28 +162,14 @@ class Governor:
 
     # -- state -------------------------------------------------------------------------
     def _check(self) -> None:
-        for name in ("cpu_target", "mem_target"):
-            value = getattr(self, name)
-            if not 0 < value <= 1.5:
-                raise ConfigError(
-                    f"Governor {name} is a fraction like 0.85; got {value!r}.", **{name: value}
-                )
-        if self.min_workers < 0 or (self.max_workers is not None and self.max_workers < max(1, self.min_workers)):
-            raise ConfigError(
+        check_params(self)
+        if self.max_workers is not None and self.max_workers < max(1, self.min_workers):
+            raise ParameterError(
                 f"Governor needs 0 <= min_workers <= max_workers and max_workers >= 1; got "
                 f"min_workers={self.min_workers!r}, max_workers={self.max_workers!r}.",
                 min_workers=self.min_workers,
                 max_workers=self.max_workers,
             )
-        for name in ("cpu_pressure_target", "mem_pressure_target"):
-            value = getattr(self, name)
-            if value is not None and not 0 < value <= 1:
-                raise ConfigError(
-                    f"Governor {name} is a share of time like 0.3 (or None to ignore pressure); got {value!r}.",
-                    **{name: value},
-                )
-        if not 0 < self.smoothing <= 1:
-            raise ConfigError(f"Governor smoothing must be in (0, 1]; got {self.smoothing!r}.", smoothing=self.smoothing)
 
     @property
     def upper_(self) -> int:

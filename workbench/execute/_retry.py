@@ -11,8 +11,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from workbench._params import Integral, Interval, Real, check_params
 from workbench._resilience import Retry, classify, register_classifier
-from workbench.errors import ConfigError
 from workbench.execute._errors import CommandError, WorkerDiedError
 
 __all__ = ["Retry", "RetryBudget", "classify"]
@@ -63,16 +63,15 @@ class RetryBudget:
     delayed: int = 0  # of those, how many the budget pushed later
     refused: int = 0
 
+    _parameter_constraints = {
+        "ratio": [Interval(Real, 0, None, closed="both")],
+        "min_retries": [Interval(Integral, 0, None, closed="left")],
+        "window": [Interval(Real, 0, None, closed="neither", doc="in seconds")],
+        "max_delay": [None, Interval(Real, 0, None, closed="both", doc="in seconds")],
+    }
+
     def __post_init__(self) -> None:
-        if not (isinstance(self.window, (int, float)) and self.window > 0 and math.isfinite(self.window)):
-            raise ConfigError(f"RetryBudget(window=...) must be a positive number of seconds; got {self.window!r}.",
-                              window=self.window)
-        if self.ratio < 0 or self.min_retries < 0:
-            raise ConfigError(f"RetryBudget ratio and min_retries must be >= 0; got ratio={self.ratio!r}, "
-                              f"min_retries={self.min_retries!r}.", ratio=self.ratio, min_retries=self.min_retries)
-        if self.max_delay is not None and not self.max_delay >= 0:
-            raise ConfigError(f"RetryBudget(max_delay=...) must be None or >= 0 seconds; got {self.max_delay!r}.",
-                              max_delay=self.max_delay)
+        check_params(self)
         self._tat = -math.inf  # the bucket's "theoretical arrival time": empty again at this time
         self._marks: deque[tuple[float, int]] = deque()  # (time, submitted so far), for "submitted in window"
 
