@@ -7,15 +7,15 @@ error counts, availability) so that a subclass writes one method, ``_collect``.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
+from workbench._params import Interval, Real, check_params
 from workbench.catalog import MetricSpec
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, ParameterError
 
 __all__ = ["Sample", "Collector"]
 
@@ -33,7 +33,10 @@ class Collector:
 
     Subclasses set ``name``, ``default_interval``, ``specs`` (every metric they may
     emit) and ``option_defaults`` (every option they accept, with its default, whose
-    type is the type a given value must have), and implement ``_collect``.
+    type is the type a given value must have), and implement ``_collect``. Options
+    with a range or a set of values also get a row in ``_parameter_constraints``
+    (:mod:`workbench._params`), e.g. ``{"top_n": [Interval(Integral, 1, None)]}``;
+    a bad value is a :class:`~workbench.errors.ParameterError` (a ConfigError).
 
     ``collect()`` must not raise for partial problems (a vanished process, one
     unreadable mount): the subclass skips the item and calls ``_count_error``. A
@@ -45,6 +48,10 @@ class Collector:
     default_on: ClassVar[bool] = True
     specs: ClassVar[tuple[MetricSpec, ...]] = ()
     option_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    _parameter_constraints: ClassVar[Mapping[str, list[Any]]] = MappingProxyType({})
+    #: the row of ``interval``, shared by every collector
+    _INTERVAL: ClassVar[dict[str, list[Any]]] = {"interval": [Interval(Real, 0, None, closed="neither",
+                                                                        doc="in seconds")]}
     # The clock rates are computed against; an instance attribute in tests.
     _clock: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)
 
@@ -133,34 +140,23 @@ class Collector:
             if expected is float and isinstance(value, int) and not isinstance(value, bool):
                 ok = True
             if not ok:
-                raise ConfigError(
+                raise ParameterError(
                     f"Option {key!r} of collector {cls.name!r} must be of type "
                     f"{expected.__name__}; got {type(value).__name__} {value!r}.",
                     collector=cls.name,
                     option=key,
                     expected=expected.__name__,
                 )
+            check_params(cls, {key: value}, where=f"Option {{name!r}} of collector {cls.name!r}",
+                         collector=cls.name, option=key)
         return dict(options)
 
     @classmethod
     def _check_interval(cls, interval: float | None) -> float:
         if interval is None:
             return float(cls.default_interval)
-        if isinstance(interval, bool) or not isinstance(interval, int | float):
-            raise ConfigError(
-                f"The interval of collector {cls.name!r} must be a number of seconds; "
-                f"got {type(interval).__name__} {interval!r}.",
-                collector=cls.name,
-                option="interval",
-                expected="float",
-            )
-        if not math.isfinite(interval) or interval <= 0:
-            raise ConfigError(
-                f"The interval of collector {cls.name!r} must be a positive number of "
-                f"seconds; got {interval!r}.",
-                collector=cls.name,
-                option="interval",
-            )
+        check_params(cls, {"interval": interval}, constraints=cls._INTERVAL,
+                     where=f"The {{name}} of collector {cls.name!r}", collector=cls.name, option="interval")
         return float(interval)
 
     def __repr__(self) -> str:

@@ -9,11 +9,11 @@ from typing import Any
 
 import psutil
 
+from workbench._params import Integral, Interval
 from workbench.catalog import MetricSpec
 from workbench.collect._base import Collector, Sample
 from workbench.collect._rates import RateTracker
 from workbench.collect._redact import redact_cmdline
-from workbench.errors import ConfigError
 from workbench.labels import format_labels
 
 __all__ = ["ProcessCollector"]
@@ -48,6 +48,10 @@ class ProcessCollector(Collector):
     name = "processes"
     default_interval = 5.0
     option_defaults = MappingProxyType({"top_n": 10, "cmdline_chars": 120})
+    _parameter_constraints = MappingProxyType({
+        "top_n": [Interval(Integral, 1, None, closed="left")],
+        "cmdline_chars": [Interval(Integral, 1, None, closed="left")],
+    })
     specs = (
         MetricSpec(
             "system.processes.count",
@@ -88,14 +92,6 @@ class ProcessCollector(Collector):
 
     def __init__(self, *, interval: float | None = None, **options: Any) -> None:
         super().__init__(interval=interval, **options)
-        for key in ("top_n", "cmdline_chars"):
-            if self.options[key] < 1:
-                raise ConfigError(
-                    f"Option {key!r} of collector 'processes' must be at least 1; "
-                    f"got {self.options[key]!r}.",
-                    collector=self.name,
-                    option=key,
-                )
         self._handles: dict[int, psutil.Process] = {}
         self._cpu = RateTracker()
         self._io = RateTracker()
