@@ -62,18 +62,19 @@ class Interval:
     """Numbers of ``type`` (``Integral`` or ``Real``) between ``left`` and ``right`` (``None``: unbounded).
 
     ``closed`` is ``"both"``, ``"left"``, ``"right"`` or ``"neither"``, as in scikit-learn;
-    ``doc`` is a short reason shown in the error ("it counts the first try").
+    ``doc`` is a short reason shown in the error ("it counts the first try"); ``text``
+    replaces the generated description where a part has its own words ("positive").
     """
 
     def __init__(self, type: type, left: float | None, right: float | None, *, closed: str = "both",
-                 doc: str = "") -> None:
+                 doc: str = "", text: str = "") -> None:
         if type not in (Integral, Real):
             raise TypeError(f"Interval type must be numbers.Integral or numbers.Real; got {type!r}")
         if closed not in ("both", "left", "right", "neither"):
             raise ValueError(f"closed must be 'both', 'left', 'right' or 'neither'; got {closed!r}")
         if left is not None and right is not None and left > right:
             raise ValueError(f"Interval left={left} is above right={right}")
-        self.type, self.left, self.right, self.closed, self.doc = type, left, right, closed, doc
+        self.type, self.left, self.right, self.closed, self.doc, self.text = type, left, right, closed, doc, text
 
     def satisfied_by(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, self.type):
@@ -91,6 +92,8 @@ class Interval:
         return (lo <= value if lo_closed else lo < value) and (value <= hi if hi_closed else value < hi)
 
     def describe(self) -> str:
+        if self.text:
+            return self.text
         lo_closed = self.closed in ("both", "left")
         hi_closed = self.closed in ("both", "right")
         finite = self.type is Real and ((self.right is None and not hi_closed) or (self.left is None and not lo_closed))
@@ -128,10 +131,10 @@ class Interval:
 class Options:
     """One of the given values (compared by type and value: ``1`` is not ``True``, ``"1"`` is not ``1``)."""
 
-    def __init__(self, *values: Any, doc: str = "") -> None:
+    def __init__(self, *values: Any, doc: str = "", text: str = "") -> None:
         if len(values) == 1 and isinstance(values[0], set | frozenset | list | tuple):
             values = tuple(values[0])
-        self.values, self.doc = tuple(values), doc
+        self.values, self.doc, self.text = tuple(values), doc, text
 
     def satisfied_by(self, value: Any) -> bool:
         for v in self.values:
@@ -146,6 +149,8 @@ class Options:
         return False
 
     def describe(self) -> str:
+        if self.text:
+            return self.text
         return "one of " + ", ".join(repr(v) for v in self.values)
 
     def _invalid(self) -> list[Any]:

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from workbench._params import Integral, Interval, Options, Real, check_params
 from workbench._redact import is_secret_key as _is_secret_key
 from workbench._redact import redact
 from workbench.durations import parse_duration
-from workbench.errors import ConfigError, DataError
+from workbench.errors import ConfigError, DataError, ParameterError
 
 __all__ = ["Config", "AgentConfig", "StoreConfig", "Problem", "check_config", "executor_options", "load_config",
            "positive_duration", "redact", "SECTIONS"]
@@ -44,6 +45,10 @@ class AgentConfig:
     status_interval: float = 2.0
     buffer_limit: int = 200_000  # samples held in memory at most if the disk stalls
 
+    #: ranges beyond the type of the default (:mod:`workbench._params`); durations are > 0
+    #: by :func:`positive_duration`
+    _parameter_constraints = {"buffer_limit": [Interval(Integral, 1, None, closed="left", text="positive")]}
+
 
 @dataclass
 class StoreConfig:
@@ -53,6 +58,12 @@ class StoreConfig:
     seal_delay: float = 120.0
     gc_grace: float = 60.0
     fanout: int = 8
+
+    _parameter_constraints = {
+        "fanout": [Interval(Integral, 1, None, closed="left", text="positive")],
+        "retention_raw": [Interval(Real, 2 * 3600, None, closed="left",
+                                   text="at least 2h so that closed hours are rolled up before they expire")],
+    }
 
 
 _DURATION_FIELDS = {
@@ -126,28 +137,28 @@ def positive_duration(value: Any, where: str, **fields: Any) -> float:
     The one rule for every interval and duration, in ``workbench.toml``
     (``where="[agent] interval"``) and on the command line (``where="--interval"``):
     the grammar of :func:`workbench.durations.parse_duration`, and > 0 because an
-    interval of 0 would busy-loop the agent. A bad value raises :class:`ConfigError`.
+    interval of 0 would busy-loop the agent. A bad value raises :class:`ParameterError`
+    (a :class:`ConfigError`).
     """
     try:
         return parse_duration(value, what=where, positive=True)
     except DataError as exc:
-        raise ConfigError(str(exc), **fields) from None
+        raise ParameterError(str(exc), **fields) from None
 
 
 def _coerce(section: str, name: str, value: Any, default: Any) -> Any:
+    """``value`` for ``[section] name``: of the default's type (durations parsed), then checked
+    against the section's constraint table."""
     where = f"[{section}] {name}"
     if name in _DURATION_FIELDS:
-        return positive_duration(value, where, key=name, section=section)
-    if isinstance(default, bool):
+        value = positive_duration(value, where, key=name, section=section)
+    elif isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false; got {value!r} ({type(value).__name__}).", key=name)
-        return value
-    if isinstance(default, int):
+            raise ParameterError(f"{where} must be true or false; got {value!r} ({type(value).__name__}).", key=name)
+    elif isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer; got {value!r} ({type(value).__name__}).", key=name)
-        if value <= 0:
-            raise ConfigError(f"{where} must be positive; got {value!r}.", key=name)
-        return value
+            raise ParameterError(f"{where} must be an integer; got {value!r} ({type(value).__name__}).", key=name)
+    check_params(SECTIONS[section], {name: value}, where=f"[{section}]", key=name, section=section)
     return value
 
 
@@ -197,14 +208,6 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
         from workbench.report._config import check_reports
 
         check_reports(cfg.reports, cfg.notify)
-    if cfg.agent.flush_interval < cfg.agent.interval / 10:
-        pass  # allowed: flushing more often than collecting costs little
-    if cfg.store.retention_raw < 2 * 3600:
-        raise ConfigError(
-            f"[store] retention_raw must be at least 2h so that closed hours are rolled up before they expire; "
-            f"got {cfg.store.retention_raw:g} s.",
-            key="retention_raw",
-        )
     return cfg
 
 
@@ -249,23 +252,21 @@ def load_config(path: str | os.PathLike | None = None, *, home: str | None = Non
 # ------------------------------------------------------------------ [executor]
 def _executor_value(key: str, value: Any) -> Any:
     where = f"[executor] {key}"
-    if key in ("max_workers", "queue_size"):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{where} must be a whole number >= 1; got {value!r}.", key=key, section="executor")
-        return value
     if key in ("block_timeout", "ageing", "sample_interval", "control_interval"):
         return positive_duration(value, where, key=key, section="executor")
-    if key == "sched_idle":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false; got {value!r}.", key=key, section="executor")
-        return value
-    choices = _EXECUTOR_CHOICES[key]
-    if callable(choices):
-        choices = choices()
-    if value not in choices:
-        raise ConfigError(f"{where} must be one of {', '.join(map(repr, sorted(choices)))}; got {value!r}.", key=key,
-                          section="executor")
+    check_params(Config, {key: value}, constraints=_executor_constraints(), where="[executor]", key=key,
+                 section="executor")
     return value
+
+
+def _executor_constraints() -> dict[str, list[Any]]:
+    """The ``[executor]`` table's rows but durations (the profiles are the executor's, read when asked)."""
+    whole = [Interval(Integral, 1, None, closed="left", text="a whole number >= 1")]
+    rows: dict[str, list[Any]] = {"max_workers": whole, "queue_size": whole,
+                                  "sched_idle": [Options(True, False, text="true or false")]}
+    for key, choices in _EXECUTOR_CHOICES.items():
+        rows[key] = [Options(*sorted(choices() if callable(choices) else choices))]
+    return rows
 
 
 def _profiles() -> list[str]:
