@@ -28,6 +28,29 @@ def test_page_renders_offline_with_no_error(browser, dashboard):
     page.close()
 
 
+def test_a_page_without_a_warm_kernel_renders_progressively_with_no_error(browser, demo_home, output_dir):
+    """`workbench dashboard --no-preheat` renders progressively (the front end loads while the
+    kernel starts): the same page, every panel, no error, nothing fetched from outside."""
+    server, proc = start_dashboard(demo_home, preheat=False, log_path=output_dir / "voila-progressive.log")
+    try:
+        assert "--VoilaConfiguration.progressive_rendering=True" in server.command()
+        page, watch = open_dashboard(browser, server)
+        page.wait_for_timeout(2500)
+        body = page.inner_text("body")
+        assert "Traceback" not in body, body[:2000]
+        assert watch.errors == [], watch.errors
+        assert watch.foreign() == [], f"requests beyond 127.0.0.1: {watch.foreign()}"
+        assert page.inner_text(".wb-log-title").endswith("no errors"), page.inner_text(".wb-log")
+        for cls in ("wb-kpicards", "wb-livechart", "wb-alertpanel", "wb-forecastpanel", "wb-coreheatmap",
+                    "wb-processtable", "wb-fleetview", "wb-executorpanel"):
+            assert page.locator(f".{cls}").count() == 1, cls
+        assert page.locator("#rendered_cells .wb-card-value").count() >= 6  # the live cards, not the glance
+        page.screenshot(path=str(output_dir / "dashboard-progressive-1280.png"), full_page=True)
+        page.close()
+    finally:
+        stop(proc)
+
+
 def test_kpi_card_shows_what_store_latest_returns(browser, dashboard, demo_home):
     from workbench.store import Store
     from workbench.ui._base import fmt_value

@@ -166,4 +166,10 @@ def voila_command(server: DashboardServer) -> list[str]:
         args.append("--Voila.auto_token=True")
     if server.preheat:
         args += ["--preheat_kernel=True", "--pool_size=1"]
+    else:
+        # Without a warm kernel, render progressively: Voilà sends the page at once and its front
+        # end loads (~2 s here) while the kernel starts and runs the notebook, instead of after it.
+        # Measured cold, same run: every panel drawn 5.7 s against 8.2 s. Voilà refuses the two
+        # together (a preheated page is rendered before anyone asks for it).
+        args.append("--VoilaConfiguration.progressive_rendering=True")
     return args
