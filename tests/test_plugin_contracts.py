@@ -30,13 +30,14 @@ import pandas as pd
 import pytest
 
 import workbench
+from workbench._params import Integral, Interval, constraints_of, invalid_value
 from workbench._plugins import Registry
 from workbench.detect import Notification, score_series
 from workbench.detect._base import Detector
 from workbench.detect._errors import NotifyError
 from workbench.detect._live import router_from_config
 from workbench.detect._registry import channels, detectors, register_channel
-from workbench.errors import ConfigError, DataError, NotFittedError, WorkbenchError
+from workbench.errors import ConfigError, DataError, NotFittedError, ParameterError, WorkbenchError
 from workbench.execute import Backend, Command, ThrottledExecutor, get_backend
 from workbench.execute._backends import backends
 from workbench.forecast import clone
@@ -363,6 +364,85 @@ def test_the_suite_covers_every_built_in():
     assert set(detector_cases()) >= {"default", "ensemble", "surprise", "mad", "residual", "iforest"}
     assert set(backend_cases()) >= {"thread", "command", "process"}
     assert set(channel_cases()) >= {"log", "webhook", "email"}
+
+
+# -- one parameter check: every constrained hyperparameter refuses a bad value --------------------
+ESTIMATOR_REGISTRIES = {"forecaster": (forecasters, FORECASTER_PARAMS), "detector": (detectors, DETECTOR_PARAMS)}
+
+
+def _init_params(factory) -> list[str]:
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _first_use(kind: str, est) -> None:
+    """What makes an estimator look at its hyperparameters: ``fit`` (forecasters), the first
+    ``update`` (detectors: scikit-learn style, ``__init__`` does no work)."""
+    if kind == "forecaster":
+        est.fit(_hourly_series())
+    else:
+        _run(est, _data(est), 0, 1)
+
+
+def check_estimator_refuses_bad_params(kind: str, name: str) -> None:
+    """For each row of the class's ``_parameter_constraints``: a value no entry allows
+    (:func:`workbench._params.invalid_value`, just past a bound where there is one) is
+    stored untouched by ``__init__`` and refused at first use with the one error class,
+    :class:`ParameterError` (a ConfigError and a DataError), naming the parameter.
+    A class without a table is skipped, naming its unchecked parameters."""
+    registry, defaults = ESTIMATOR_REGISTRIES[kind]
+    factory = registry.get(name)
+    table = constraints_of(factory) if isinstance(factory, type) else {}
+    params = _init_params(factory)
+    if not table:
+        if params:
+            pytest.skip(f"{kind} {name!r} ({getattr(factory, '__name__', factory)}) has no _parameter_constraints "
+                        f"table; unchecked: {', '.join(params)}")
+        return  # nothing to constrain (Naive, Drift)
+    assert set(table) <= set(params), (
+        f"{factory.__name__}._parameter_constraints names {sorted(set(table) - set(params))}, "
+        "which are not parameters of __init__")
+    base = defaults.get(name, dict)()
+    for param, row in table.items():
+        bad = invalid_value(row)
+        est = registry.create(name, **{**base, param: bad})
+        assert getattr(est, param) is bad
+        with pytest.raises(ParameterError, match=re.escape(param)) as info:
+            _first_use(kind, est)
+        err = info.value
+        assert err.param == param and isinstance(err, ConfigError) and isinstance(err, DataError)
+        assert pickle.loads(pickle.dumps(err)).fields == err.fields
+
+
+def constrained_cases() -> list:
+    return [pytest.param(kind, name, id=f"{kind}-{name}")
+            for kind, (registry, _) in ESTIMATOR_REGISTRIES.items() for name in registry.names()]
+
+
+@pytest.mark.parametrize(("kind", "name"), constrained_cases())
+def test_bad_hyperparameter_raises_the_one_parameter_error(kind, name):
+    check_estimator_refuses_bad_params(kind, name)
+
+
+class ProbeTabledForecaster(ProbeForecaster):
+    """:class:`ProbeForecaster` with a constraint table: the base class checks it in ``fit``."""
+
+    _parameter_constraints = {"window": [Interval(Integral, 1, None, closed="left")]}
+
+
+def test_a_new_forecaster_with_a_table_runs_the_parameter_check():
+    forecasters.register("contract_probe_tabled", ProbeTabledForecaster)
+    try:
+        assert "forecaster-contract_probe_tabled" in {case.id for case in constrained_cases()}
+        check_estimator_refuses_bad_params("forecaster", "contract_probe_tabled")
+        with pytest.raises(ParameterError, match=r"ProbeTabledForecaster\(window=\.\.\.\) must be an integer of "
+                                                 r"at least 1; got 0\."):
+            ProbeTabledForecaster(window=0).fit(_hourly_series())
+    finally:
+        forecasters.unregister("contract_probe_tabled")
 
 
 # -- executor backends ---------------------------------------------------------------------------
