@@ -11,7 +11,9 @@ Models: :class:`Naive`, :class:`SeasonalNaive`, :class:`Drift`, :class:`ETS`,
 :func:`detect_seasonality`, :func:`analyze_trend`, :func:`time_to_threshold`,
 :class:`OverloadClassifier` (calibrated probability of crossing a threshold) and
 :func:`forecast_metric` (read from the store, forecast, optionally save to the
-``forecasts`` view). The forecast lab's steps (:func:`load_series`,
+``forecasts`` view). :func:`register_forecaster` adds a model under a name
+(``model = "mine"`` in a config; third parties use the entry point group
+``workbench.forecasters``) and :func:`make_forecaster` builds one by name. The forecast lab's steps (:func:`load_series`,
 :func:`compare_models`, :func:`residual_diagnostics`, :func:`seasonality`,
 :func:`explain_auto`, :func:`capacity`, :func:`save_forecast`) are what
 ``notebooks/forecast_lab.ipynb`` calls.
@@ -59,6 +61,8 @@ _EXPORTS = {
     "BrierReport": "workbench.forecast._overload",
     "OverloadClassifier": "workbench.forecast._overload",
     "prepare_series": "workbench.forecast._prep",
+    "make_forecaster": "workbench.forecast._registry",
+    "register_forecaster": "workbench.forecast._registry",
     "season_length_for": "workbench.forecast._prep",
     "Regression": "workbench.forecast._regression",
     "SeasonalPeriod": "workbench.forecast._seasonality",
@@ -125,7 +129,9 @@ __all__ = [
     "mae",
     "mase",
     "mase_scale",
+    "make_forecaster",
     "prepare_series",
+    "register_forecaster",
     "rmse",
     "season_length_for",
     "smape",
