@@ -166,7 +166,7 @@ class NearestShapeDistance:
                 rows = self._rows
                 if rows is None:
                     rows = self._rows = tuple(self.ring)  # views of the ring's rows
-                for row, v in zip(rows, old):
+                for row, v in zip(rows, old, strict=True):
                     row[slot] = v
                 self.stored = stored + 1
                 if self.finite and not math.isfinite(sum(old)):
@@ -230,7 +230,7 @@ class NearestShapeDistance:
             guess = 0
         if guess >= 0:
             best = 0.0
-            for r, e in zip(self.ring[:, guess].tolist(), emb):
+            for r, e in zip(self.ring[:, guess].tolist(), emb, strict=True):
                 d = r - e
                 best += d * d
             if best == 0.0:
