@@ -94,7 +94,8 @@ class LiveChart(Panel):
         traces += self._markers(start, end)
         layout = {
             "margin": {"l": 56, "r": 12, "t": 8, "b": 36}, "uirevision": f"{self.host}|{self.metric}|{self.range}",
-            "xaxis": {"type": "date", "title": {"text": "UTC"}, "range": [start * 1000, end * 1000]},
+            # no axis title: under the two-line date ticks it ran into the legend; the header says UTC
+            "xaxis": {"type": "date", "range": [start * 1000, end * 1000]},
             "yaxis": _axis_layout(unit), "showlegend": True,
             "yaxis2": {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
             "legend": {"orientation": "h", "y": -0.25, "font": {"size": 11}},
@@ -106,7 +107,7 @@ class LiveChart(Panel):
                                       "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}]
         tier_name = {"raw": "raw samples", "1m": "1-minute rollups", "1h": "hourly rollups"}[tier]
         header = self._title_html(f' <span class="wb-muted wb-small">{esc(self.metric)} · {esc(self.host)} · '
-                                  f'{esc(self.range)} · {tier_name}, {step:g} s buckets</span>')
+                                  f'{esc(self.range)} · {tier_name}, {step:g} s buckets · times in UTC</span>')
         return {"figure": {"data": traces, "layout": layout}, "header": header, "frame": frame, "series": series,
                 "step": step, "tier": tier, "end": end_b}
 

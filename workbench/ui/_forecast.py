@@ -254,7 +254,7 @@ class ForecastPanel(Panel):
              "line": {"color": "#2563eb", "width": 2}},
         ]
         self.chart.figure = {"data": traces, "layout": {
-            "margin": {"l": 56, "r": 12, "t": 8, "b": 44}, "xaxis": {"type": "date", "title": {"text": "UTC"}},
+            "margin": {"l": 56, "r": 12, "t": 8, "b": 44}, "xaxis": {"type": "date"},
             "yaxis": _axis_layout(unit), "legend": {"orientation": "h", "y": -0.38},
             "uirevision": f"{self.host}|{self.metric}|{self.horizon}"}}
         score = res.get("score")
@@ -266,7 +266,7 @@ class ForecastPanel(Panel):
         extra = f" (the highest of {res['n_series']} series)" if res["n_series"] > 1 else ""
         fb = "".join(f' · <span class="wb-muted">{esc(res[k])}</span>' for k in ("fallback", "gap") if res.get(k))
         parts = [f'model <b>{esc(" + ".join(res["chosen"]) or "?")}</b>', esc(score_text),
-                 f'{esc(res["labels"] or self.metric)}{esc(extra)}', f'step {esc(res["step"])}']
+                 f'{esc(res["labels"] or self.metric)}{esc(extra)}', f'step {esc(res["step"])}', "times in UTC"]
         self._info.value = f'<div class="wb-small">{" · ".join(p for p in parts if p)}{fb}</div>'
 
     def _draw_cards(self, cards: list[dict[str, Any]]) -> None:
