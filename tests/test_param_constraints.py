@@ -117,3 +117,15 @@ def test_invalid_value_is_just_past_a_bound_where_there_is_one():
     assert invalid_value([None, Interval(Integral, 1, 5)]) == 0
     with pytest.raises(ValueError):
         invalid_value([object])
+
+
+def test_a_class_may_name_its_parameters_its_own_way():
+    class Base:
+        _parameter_constraints = {"n": [Interval(Integral, 1, None, closed="left", text="a positive integer")]}
+        _parameter_where = "{cls}'s {name!r}"
+
+    class Child(Base):
+        pass
+
+    with pytest.raises(ParameterError, match=r"^Child's 'n' must be a positive integer; got 0\.$"):
+        check_params(Child, {"n": 0})

@@ -264,9 +264,10 @@ def check_params(obj_or_cls: Any, params: Mapping[str, Any] | None = None, *, wh
     ``params`` defaults to the object's ``get_params()`` (or its attributes named
     in the table); only names that have a row are checked. ``constraints``
     defaults to the class's ``_parameter_constraints``. ``where`` says how the
-    message names a parameter: a template with ``{name}`` (``"[executor] {name}"``,
-    ``"Option {name!r} of collector 'cpu'"``), or a prefix (``"[executor]"`` gives
-    ``"[executor] max_workers"``); by default ``"Governor(cpu_target=...)"``.
+    message names a parameter: a template with ``{name}`` (and ``{cls}``, the class
+    name: ``"[executor] {name}"``, ``"Option {name!r} of collector 'cpu'"``), or a
+    prefix (``"[executor]"`` gives ``"[executor] max_workers"``); by default the
+    class's ``_parameter_where`` template if it has one, else ``"Governor(cpu_target=...)"``.
     ``fields`` are added to the error's structured fields.
     """
     cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
@@ -279,6 +280,8 @@ def check_params(obj_or_cls: Any, params: Mapping[str, Any] | None = None, *, wh
         getter = getattr(obj_or_cls, "get_params", None)
         params = getter() if callable(getter) else {k: getattr(obj_or_cls, k) for k in table
                                                     if hasattr(obj_or_cls, k)}
+    if where is None:
+        where = getattr(cls, "_parameter_where", None)
     for name, value in params.items():
         allowed = table.get(name)
         if allowed is None:
@@ -288,8 +291,8 @@ def check_params(obj_or_cls: Any, params: Mapping[str, Any] | None = None, *, wh
             continue
         if where is None:
             label = f"{cls.__name__}({name}=...)"
-        elif "{name" in where:
-            label = where.format(name=name)
+        elif "{name" in where or "{cls" in where:
+            label = where.format(name=name, cls=cls.__name__)
         else:
             label = f"{where} {name}"
         expected = describe(allowed)
