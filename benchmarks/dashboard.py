@@ -93,7 +93,35 @@ def click_latency(page, n: int = 10) -> dict:
         times.append(1000 * (time.perf_counter() - t0))
         page.wait_for_timeout(700)  # land clicks at different points of the 2 s tick
     times.sort()
-    return {"p50": times[len(times) // 2], "max": times[-1]}
+    in_page = []
+    for i in range(n):  # the same click, timed inside the page: no Playwright round trips or checks
+        in_page.append(page.evaluate(IN_PAGE_CLICK, i % 2 == 0))
+        page.wait_for_timeout(700)
+    in_page.sort()
+    return {"p50": times[len(times) // 2], "max": times[-1],
+            "in_page_p50": in_page[len(in_page) // 2], "in_page_max": in_page[-1]}
+
+
+#: Click the theme button from inside the page and time it to the frame that shows the answer:
+#: from the click event to the kernel's class change on the header (a MutationObserver), plus the
+#: wait for the next animation frame. Playwright's own click adds its actionability checks (it
+#: waits for the button to be stable over two frames) and two round trips to the browser.
+IN_PAGE_CLICK = """async (dark) => {
+  const header = document.querySelector('.wb-header');
+  const label = dark ? 'Dark' : 'Light';
+  const button = [...header.querySelectorAll('button')].find((b) => b.textContent.trim() === label);
+  return await new Promise((resolve) => {
+    const observer = new MutationObserver(() => {
+      if (header.classList.contains('wb-dark') === dark) {
+        observer.disconnect();
+        requestAnimationFrame(() => resolve(performance.now() - t0));
+      }
+    });
+    observer.observe(header, { attributes: true, attributeFilter: ['class'] });
+    const t0 = performance.now();
+    button.click();
+  });
+}"""
 
 
 def kernels_of(proc: psutil.Process) -> list[psutil.Process]:
@@ -261,8 +289,10 @@ def main() -> int:
     ratio = hot["bytes"] / bare["bytes"]
     print(f"| bytes on first load | {hot['bytes'] / mib:.1f} MiB (of which WebSocket {hot['ws_bytes'] / mib:.1f} MiB) "
           f"| bare Voilà {bare['bytes'] / mib:.1f} MiB (×{ratio:.2f}) | ≤ 1.6 × bare |")
-    print(f"| a click answered by the kernel while it refreshes | p50 {hot['click_ms']['p50']:.0f} ms, "
-          f"max {hot['click_ms']['max']:.0f} ms | | ≤ 200 ms |")
+    c = hot["click_ms"]
+    print(f"| a click answered by the kernel while it refreshes, timed in the page (click event to the frame "
+          f"showing the answer) | p50 {c['in_page_p50']:.0f} ms, max {c['in_page_max']:.0f} ms "
+          f"| through Playwright's click: p50 {c['p50']:.0f} ms, max {c['max']:.0f} ms | ≤ 200 ms |")
     if "kernel_cpu_ms_per_tick" in hot:
         print(f"| kernel CPU per 2 s tick | {hot['kernel_cpu_ms_per_tick']:.1f} ms | | ≤ 30 ms |")
         print(f"| browser main thread per tick | {hot['browser_main_ms_per_tick']:.1f} ms | | |")
