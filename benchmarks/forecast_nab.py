@@ -62,6 +62,7 @@ AF_GRID = {
     "defaults": {},
     "select": {"combine": "select"},
     "ensemble": {"combine": "ensemble"},
+    "no-shrink": {"prefer": None},  # the rule before issue 16: simplest within the tolerance
 }
 
 

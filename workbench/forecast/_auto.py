@@ -17,12 +17,20 @@
 3. **Selection.** Candidates are ranked by the metric (MASE by default).
    When the backtest cannot separate them (a candidate within ``tolerance``,
    5 % by default, of the best) the simplest wins, simplest meaning first in
-   the candidate list (the defaults are listed simplest first). ``combine``
-   then keeps that model (``"select"``), averages the ``top_k`` best with
-   equal weights (``"ensemble"``; equal weights are the robust choice, the
-   "forecast combination puzzle"), or lets the backtest decide (``"auto"``,
-   the default: the average is kept only when it beats the selected model by
-   more than the tolerance). The chosen models are refitted on the whole series.
+   the candidate list (the defaults are listed simplest first). Then the
+   choice is shrunk toward a robust default, ``prefer`` (the lag regression
+   among the default candidates): the default stays unless the other model
+   beats it by more than the tolerance *and* by more than ``confidence`` (2)
+   standard errors of the paired per-window differences. On bursty CPU data a
+   six-window backtest is often decided by one burst; before this rule the
+   "simplest within 5 %" took naive or ARIMA on such noise and lost to the
+   regression on later days (issue 16, ``docs/benchmarks/forecast.md``).
+   ``combine`` then keeps that model (``"select"``), averages the ``top_k``
+   best (``"ensemble"``; ``weights="equal"`` by default, the robust choice of
+   the "forecast combination puzzle", or ``"inverse"`` to the backtest error),
+   or lets the backtest decide (``"auto"``, the default: the average is kept
+   only when it beats the selected model by more than the tolerance). The
+   chosen models are refitted on the whole series.
 4. **Calibration.** The intervals of the chosen forecast are rescaled so that
    they would have covered the stated share of the backtest's truths
    (split-conformal on normalised scores: the error divided by the model's own
@@ -52,6 +60,10 @@ __all__ = ["AutoForecaster", "Ensemble", "default_models", "WEAK_SEASON"]
 
 _METRICS = ("mase", "smape", "mae", "rmse")
 _COMBINE = ("auto", "select", "ensemble")
+_WEIGHTS = ("equal", "inverse")
+
+#: The robust default among the default candidates (``prefer="auto"``).
+DEFAULT_PREFERRED = "Regression"
 
 
 #: Seasonal strength below which the defaults treat a series as non-seasonal.
@@ -143,6 +155,16 @@ class AutoForecaster(BaseForecaster):
     tolerance : float
         Relative margin within which the backtest is taken not to separate two
         candidates (the simpler one is kept).
+    prefer : str or None
+        Label of the robust default the choice shrinks toward (kept unless
+        beaten by the tolerance and ``confidence`` standard errors). ``"auto"``:
+        ``"Regression"`` for the default candidates, none for your own list;
+        None: the simplest-within-tolerance rule alone (the rule before issue 16).
+    confidence : float
+        Standard errors of the paired per-window backtest differences by which
+        a rival must beat ``prefer``.
+    weights : {"equal", "inverse"}
+        Ensemble weights: equal, or inversely proportional to the backtest metric.
     calibrate : bool
         Rescale the 80 and 95 % intervals to the backtest's coverage
         (conformal); other levels keep the chosen models' own widths.
@@ -163,6 +185,9 @@ class AutoForecaster(BaseForecaster):
         combine: str = "auto",
         top_k: int = 2,
         tolerance: float = 0.05,
+        prefer: str | None = "auto",
+        confidence: float = 2.0,
+        weights: str = "equal",
         calibrate: bool = True,
         season_length: int | None = None,
     ) -> None:
@@ -174,6 +199,9 @@ class AutoForecaster(BaseForecaster):
         self.combine = combine
         self.top_k = top_k
         self.tolerance = tolerance
+        self.prefer = prefer
+        self.confidence = confidence
+        self.weights = weights
         self.calibrate = calibrate
         self.season_length = season_length
 
@@ -187,6 +215,12 @@ class AutoForecaster(BaseForecaster):
                 f"tolerance must be a number in [0, 1), a relative margin such as 0.05; "
                 f"got {self.tolerance!r}."
             )
+        if self.weights not in _WEIGHTS:
+            raise DataError(f"weights must be one of {', '.join(_WEIGHTS)}; got {self.weights!r}.")
+        if isinstance(self.confidence, bool) or not isinstance(self.confidence, int | float) or self.confidence < 0:
+            raise DataError(
+                f"confidence must be a number >= 0 (standard errors, e.g. 1.0); got {self.confidence!r}."
+            )
         m = self._season(self.season_length)
         # Only the default candidates depend on it (an STL fit): not measured otherwise.
         self.season_strength_ = None
@@ -198,6 +232,14 @@ class AutoForecaster(BaseForecaster):
         if not candidates:
             raise DataError("AutoForecaster needs at least one candidate model.")
         labels = _unique_labels(candidates)
+        preferred = self.prefer
+        if preferred == "auto":
+            preferred = DEFAULT_PREFERRED if self.models is None else None
+        if preferred is not None and preferred not in labels:
+            raise DataError(
+                f"prefer must be the label of a candidate ({', '.join(labels)}), 'auto' or None; "
+                f"got {self.prefer!r}."
+            )
         series = pd.Series(
             y, index=pd.date_range(end=self.last_timestamp_, periods=y.size, freq=self.freq_)
         )
@@ -223,6 +265,7 @@ class AutoForecaster(BaseForecaster):
         self.scores_ = pd.DataFrame(rows, columns=["model", *_METRICS])
         by_label = dict(zip(labels, candidates, strict=True))
         backtest_frame = None
+        weights = None
         if not results or not np.isfinite(self.scores_[self.metric]).any():
             self.fallback_ = (
                 f"no candidate could be backtested on {y.size} points; seasonal naive used"
@@ -230,9 +273,9 @@ class AutoForecaster(BaseForecaster):
             chosen = [SeasonalNaive(season_length=self.season_length) if y.size > m else Naive()]
             self.chosen_ = ["SeasonalNaive" if y.size > m else "Naive"]
         else:
-            self.chosen_ = self._select(labels, results)
+            self.chosen_, weights = self._select(labels, results, preferred)
             chosen = [by_label[k] for k in self.chosen_]
-            backtest_frame = _average_frames([results[k].forecasts for k in self.chosen_])
+            backtest_frame = _average_frames([results[k].forecasts for k in self.chosen_], weights)
         self.fitted_ = []
         fitted_labels = []
         for label, model in zip(self.chosen_, chosen, strict=True):
@@ -247,28 +290,52 @@ class AutoForecaster(BaseForecaster):
             self.fallback_ = "the chosen models failed on the whole series; naive used"
             self.fitted_ = [Naive().fit(series)]
             fitted_labels = ["Naive"]
+        if fitted_labels != self.chosen_ or weights is None:
+            weights = np.ones(len(self.fitted_))
         self.chosen_ = fitted_labels
-        self.weights_ = np.full(len(self.fitted_), 1.0 / len(self.fitted_))
+        self.weights_ = np.asarray(weights, float) / np.sum(weights)
         if self.calibrate and backtest_frame is not None:
             self.calibration_ = _calibration(backtest_frame, (80.0, 95.0))
 
-    def _select(self, labels, results) -> list[str]:
-        """Labels of the chosen model(s): the simplest near-best, or the top-k average."""
+    def _select(self, labels, results, preferred=None) -> tuple[list[str], np.ndarray]:
+        """Labels and weights of the chosen model(s): see the module docstring, step 3."""
         score = {k: float(results[k].summary[self.metric]) for k in results}
         valid = [k for k in labels if k in score and np.isfinite(score[k])]  # simplest first
         best = min(score[k] for k in valid)
         margin = 1.0 + float(self.tolerance)
         selected = next(k for k in valid if score[k] <= best * margin)
+        self.selection_ = {"best": min(valid, key=lambda k: score[k]), "simplest_near_best": selected,
+                           "preferred": preferred, "t": None}
+        if preferred in valid and selected != preferred:
+            # Shrink toward the robust default: the rival must beat it by more than the
+            # tolerance *and* by more than ``confidence`` standard errors of the paired
+            # per-window differences (a backtest decided by one burst is noise, not evidence).
+            diff = (_window_scores(results[preferred].forecasts, self.metric)
+                    - _window_scores(results[selected].forecasts, self.metric))
+            diff = diff[np.isfinite(diff)]
+            t = _paired_t(diff)
+            self.selection_["t"] = t
+            clear = score[selected] * margin < score[preferred] and t > float(self.confidence)
+            if not clear:
+                selected = preferred
+        self.selection_["selected"] = selected
         self.selected_score_ = score[selected]
         members = sorted(valid, key=lambda k: score[k])[: max(1, int(self.top_k))]
         if len(members) < 2 or self.combine == "select":
-            return [selected]
+            return [selected], np.ones(1)
+        if self.weights == "inverse":
+            w = np.array([1.0 / max(score[k], 1e-12) for k in members])
+        else:
+            w = np.ones(len(members))
+        w = w / w.sum()
         if self.combine == "ensemble":
-            return members
-        ens_score = _ensemble_score([results[k] for k in members], self.metric)
+            return members, w
+        ens_score = _ensemble_score([results[k] for k in members], self.metric, w)
         self.ensemble_score_ = ens_score
         # The average is the less simple choice: it must beat the selected model clearly.
-        return members if ens_score * margin < score[selected] else [selected]
+        if ens_score * margin < score[selected]:
+            return members, w
+        return [selected], np.ones(1)
 
     def _predict(self, h, levels):
         frames = [m.predict(h, level=levels) for m in self.fitted_]
@@ -279,12 +346,14 @@ class AutoForecaster(BaseForecaster):
         return mean, intervals
 
 
-def _average_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Backtest forecasts of the equal-weight average of several models."""
+def _average_frames(frames: list[pd.DataFrame], weights=None) -> pd.DataFrame:
+    """Backtest forecasts of the weighted (default: equal-weight) average of several models."""
+    w = np.full(len(frames), 1.0 / len(frames)) if weights is None else np.asarray(weights, float)
+    w = w / w.sum()
     out = frames[0].copy()
     cols = [c for c in out.columns if c == "mean" or c.startswith(("lo_", "hi_"))]
     for c in cols:
-        out[c] = np.mean([f[c].to_numpy() for f in frames], axis=0)
+        out[c] = sum(wi * f[c].to_numpy() for wi, f in zip(w, frames, strict=True))
     return out
 
 
@@ -374,13 +443,16 @@ def _isotonic(x: np.ndarray) -> np.ndarray:
     return np.repeat(values, counts)
 
 
-def _ensemble_score(results, metric: str) -> float:
+def _ensemble_score(results, metric: str, weights=None) -> float:
     frames = [r.forecasts for r in results]
-    mean = np.mean([f["mean"].to_numpy() for f in frames], axis=0)
-    y = frames[0]["y"].to_numpy()
+    w = np.full(len(frames), 1.0 / len(frames)) if weights is None else np.asarray(weights, float)
+    mean = sum(wi * f["mean"].to_numpy() for wi, f in zip(w, frames, strict=True))
+    return _score(frames[0]["y"].to_numpy(), mean, frames[0]["scale"].to_numpy(), metric)
+
+
+def _score(y, mean, scale, metric: str) -> float:
     err = y - mean
     if metric == "mase":
-        scale = frames[0]["scale"].to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
             scaled = np.abs(err) / scale
         scaled = scaled[np.isfinite(scaled)]
@@ -391,6 +463,27 @@ def _ensemble_score(results, metric: str) -> float:
     if metric == "mae":
         return float(np.mean(np.abs(err)))
     return float(np.sqrt(np.mean(err**2)))
+
+
+def _window_scores(frame: pd.DataFrame, metric: str) -> np.ndarray:
+    """The backtest metric of each window, oldest first."""
+    return np.array([
+        _score(g["y"].to_numpy(), g["mean"].to_numpy(), g["scale"].to_numpy(), metric)
+        for _, g in frame.groupby("window", sort=True)
+    ])
+
+
+def _paired_t(diff: np.ndarray) -> float:
+    """Mean of paired differences over its standard error (inf when they all agree, 0 when none)."""
+    if diff.size == 0:
+        return 0.0
+    mean = float(np.mean(diff))
+    if diff.size < 2:
+        return float(np.sign(mean)) * np.inf if mean else 0.0
+    se = float(np.std(diff, ddof=1)) / np.sqrt(diff.size)
+    if se == 0:
+        return float(np.sign(mean)) * np.inf if mean else 0.0
+    return mean / se
 
 
 def _unique_labels(models) -> list[str]:
