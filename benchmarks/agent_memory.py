@@ -21,7 +21,7 @@ inside the run; the child's memory is gone by then and not counted):
     nice -n 10 .venv/bin/python benchmarks/agent_memory.py [--seconds 45] [--json out.json]
 
 It also prints which heavy modules each agent had loaded (``--modules``, read
-from the agent through ``WORKBENCH_DEBUG_MODULES``: see ``workbench/agent.py``).
+from the agent through ``WORKBENCH_DEBUG_MODULES``: see ``workbench/_agent_status.py``).
 """
 
 from __future__ import annotations

@@ -4,25 +4,12 @@ One thread collects and flushes; it never does slow work. Every
 ``flush_interval`` the buffer becomes one atomic L0 segment, so a ``kill -9``
 loses at most that much; SIGINT/SIGTERM flush everything first.
 
-Compaction has two parts, both driven by a second thread so that no file
-work ever delays a tick:
-
-* every ``absorb_interval`` (10 s) the agent itself absorbs the one-second L0
-  files of open hours into a few larger chunk files
-  (:meth:`Compactor.absorb_once`, Parquet reader and writer only), so a
-  dashboard reading the last minutes opens a handful of files, not one per
-  second of recording;
-* every ``compact_interval`` the heavy part (sealing hours and days,
-  rollups, expiry) runs in a short-lived child process
-  (:mod:`workbench.store._compaction_child`) that imports DuckDB, so the agent
-  never does: its hot path needs only psutil and pyarrow's Parquet reader
-  and writer, which keeps it near 75 MiB resident instead of ~145 MiB with
-  the query engines loaded (docs/benchmarks/agent.md). For the same reason
-  nothing here imports pandas.
-
-Both parts write the host's manifest; running them one after the other on
-that one thread is what guarantees they never do so at the same time (the
-child takes no lock of its own: it works under the agent's host lock).
+Compaction runs on a second thread so that no file work ever delays a tick:
+the agent absorbs L0 files itself and starts a child process for the heavy
+part (:mod:`workbench._agent_compaction`), so its hot path needs only psutil
+and pyarrow's Parquet reader and writer, which keeps it near 75 MiB resident
+instead of ~145 MiB with the query engines loaded (docs/benchmarks/agent.md).
+For the same reason nothing here imports pandas.
 
 Alert rules from ``[alerts]`` are evaluated on every sample as it is
 collected (:mod:`workbench.detect._live`, imported only when rules exist).
@@ -35,36 +22,33 @@ process or host; with no rules configured they are refused with that reason.
 The agent measures itself: its CPU and memory, each collector's cost and
 error counts, the samples it wrote, compaction's duration, failures and
 peak memory. Those land in the store as ``workbench.agent.*`` metrics and in
-``agent-status.json`` for ``workbench status``.
+``agent-status.json`` for ``workbench status`` (:mod:`workbench._agent_status`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from operator import itemgetter
-from pathlib import Path
 from typing import Any
 
 import psutil
 import pyarrow as pa
 
+from workbench._agent_compaction import CompactionSupervisor
+from workbench._agent_status import StatusFile, read_status
 from workbench._arrow import fixed_width as _fixed_width
 from workbench._arrow import strings as _strings
+from workbench._logthrottle import RepeatedFailure
 from workbench.catalog import MetricSpec
 from workbench.collect import Collector, registry
 from workbench.config import Config, check_config, load_config, positive_duration
-from workbench.control import ActionPoller, write_json_atomic
+from workbench.control import ActionPoller
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.store._compact import CompactionPolicy, Compactor
 from workbench.store._lock import HostLock
 from workbench.store._segment import SAMPLE_SCHEMA, TS
 from workbench.store._store import Store, unwritable
@@ -89,46 +73,12 @@ AGENT_METRICS = (
     MetricSpec("workbench.agent.alerts.firing", "{alert}", "gauge", "Alerts firing now, from the rules the agent evaluates.", "agent"),
 )
 
-# A compaction child that runs longer than this is killed (and counted as a
-# failure); it is generous because a first run after a long outage can merge
-# hours of files.
-_COMPACT_TIMEOUT = 900.0
 
-# WORKBENCH_DEBUG_MODULES=pandas,duckdb,...: the status file also lists which of them are imported.
-_DEBUG_MODULES = tuple(m for m in os.environ.get("WORKBENCH_DEBUG_MODULES", "").split(",") if m)
-
-class _Repeated:
-    """One kind of failure that may repeat every second (a full disk): logged when it starts or changes, then
-    once every ``every`` seconds with the count, and once more when it stops ("recovered")."""
+class _Repeated(RepeatedFailure):
+    """A :class:`~workbench._logthrottle.RepeatedFailure` logged as ``workbench.agent``."""
 
     def __init__(self, what: str, every: float = 60.0, clock=time.monotonic) -> None:
-        self.what, self.every, self.clock = what, every, clock
-        self.failures = 0
-        self.since: float | None = None  # wall time of the first failure of this run of failures
-        self.error = ""
-        self._first = 0.0
-        self._next_log = 0.0
-
-    def failed(self, error: str, detail: str = "", *, exc_info: bool = False) -> None:
-        now = self.clock()
-        if not self.failures:
-            self.since, self._first = time.time(), now
-        self.failures += 1
-        if error != self.error or now >= self._next_log:
-            more = (f" ({self.failures} failures in {now - self._first:.0f} s; while it repeats it is logged "
-                    f"every {self.every:g} s)") if self.failures > 1 else ""
-            log.error("%s: %s%s%s", self.what, error, detail, more, exc_info=exc_info and self.failures == 1)
-            self._next_log = now + self.every
-        self.error = error
-
-    def ok(self, detail: str = "") -> None:
-        if self.failures:
-            log.warning("%s: recovered after %d failure(s) over %.0f s (last error: %s)%s", self.what,
-                        self.failures, self.clock() - self._first, self.error, detail)
-            self.failures, self.since, self.error = 0, None, ""
-
-    def status(self) -> dict[str, Any] | None:
-        return {"error": self.error, "since": self.since, "failures": self.failures} if self.failures else None
+        super().__init__(what, every, clock, logger=log)
 
 
 @dataclass
@@ -220,18 +170,16 @@ class Agent:
         self.summary = AgentSummary()
         self._last_flush: float | None = None
         self._last_flush_duration = 0.0
-        self._compaction: dict[str, Any] = {}
-        self._absorb: dict[str, Any] = {"runs": 0, "failures": 0, "absorbed": 0, "merged": 0, "last_error": ""}
+        self._compactor = CompactionSupervisor(self.store, self.host, cfg, absorb_interval=self.absorb_interval,
+                                               stop=self._stop, summary=self.summary)
+        self._status = StatusFile(self.store.layout.status(self.host))
         self._alert_errors = 0
-        self._rate_window: deque[tuple[float, int]] = deque(maxlen=120)
         # Control actions (acks, silences) are polled this often; None switches polling off
         # (for measuring what it costs, benchmarks/control_latency.py).
         self.control_interval = control_interval
         self._control = None
         self._status_due = False
         self._store_trouble = _Repeated("could not write to the store")
-        self._absorb_trouble = _Repeated("absorbing L0 files failed")
-        self._status_trouble = _Repeated("could not write the agent status")
 
     # ------------------------------------------------------------ lifecycle
     def stop(self, *_args: Any) -> None:
@@ -263,7 +211,7 @@ class Agent:
         if on_start is not None:
             on_start()
         self.summary.started = time.time()
-        compactor = threading.Thread(target=self._compact_loop, name="workbench-compactor", daemon=True)
+        compactor = threading.Thread(target=self._compactor.run, name="workbench-compactor", daemon=True)
         compactor.start()
         start = time.monotonic()
         deadline = start + duration if duration else None
@@ -399,12 +347,13 @@ class Agent:
         rows.append(("workbench.agent.buffer.size", "", float(len(self._buf))))
         rows.append(("workbench.agent.samples.dropped", "", float(self.summary.dropped)))
         rows.append(("workbench.agent.flush.duration", "", self._last_flush_duration))
-        if self._absorb.get("seconds") is not None:
-            rows.append(("workbench.agent.absorb.duration", "", float(self._absorb["seconds"])))
-        if self._compaction.get("seconds") is not None:
-            rows.append(("workbench.agent.compaction.duration", "", float(self._compaction["seconds"])))
-        if self._compaction.get("peak_rss_bytes"):
-            rows.append(("workbench.agent.compaction.rss", "", float(self._compaction["peak_rss_bytes"])))
+        absorb, compaction = self._compactor.absorb, self._compactor.compaction
+        if absorb.get("seconds") is not None:
+            rows.append(("workbench.agent.absorb.duration", "", float(absorb["seconds"])))
+        if compaction.get("seconds") is not None:
+            rows.append(("workbench.agent.compaction.duration", "", float(compaction["seconds"])))
+        if compaction.get("peak_rss_bytes"):
+            rows.append(("workbench.agent.compaction.rss", "", float(compaction["peak_rss_bytes"])))
         rows.append(("workbench.agent.compaction.failures", "", float(self.summary.compaction_failures)))
         if self.alerts is not None:
             firing = sum(a.state == "firing" for a in self.alerts.manager.alerts.values())
@@ -456,146 +405,10 @@ class Agent:
         self.summary.flushes += 1
         self._last_flush = time.time()
         self._last_flush_duration = time.perf_counter() - t0
-        self._rate_window.append((time.monotonic(), self.summary.samples_written))
-
-    def _compact_loop(self) -> None:
-        """Absorb every ``absorb_interval``; start a full compaction child every ``compact_interval``.
-
-        One thread runs both, one after the other: that is what keeps the
-        agent's absorb step and the child from replacing the manifest at the
-        same time.
-        """
-        full_every = self.config.agent.compact_interval
-        compactor = Compactor(self.store.layout, self.host,
-                              CompactionPolicy(**self.config.compaction_policy_kwargs()))
-        next_full = time.monotonic() + full_every
-        while not self._stop.wait(min(self.absorb_interval, full_every)):
-            if time.monotonic() >= next_full:
-                self._compact_once()
-                next_full = time.monotonic() + full_every
-            else:
-                self._absorb_once(compactor)
-
-    def _absorb_once(self, compactor: Compactor) -> None:
-        """One light step in this process; a failure is logged and counted, the files stay in L0."""
-        a = self._absorb
-        a["runs"] += 1
-        try:
-            report = compactor.absorb_once()
-        except Exception as exc:  # noqa: BLE001 - the next step or the full cycle retries
-            a["failures"] += 1
-            a["last_error"] = f"{type(exc).__name__}: {exc}"
-            # a traceback only for the unexpected: a full disk needs none
-            self._absorb_trouble.failed(a["last_error"], "; the files stay in incoming/ and are retried",
-                                        exc_info=not isinstance(exc, OSError))
-            return
-        self._absorb_trouble.ok()
-        a.update(at=time.time(), seconds=report.seconds, absorbed=a["absorbed"] + report.absorbed,
-                 merged=a["merged"] + report.merged)
-
-    def _compact_once(self) -> None:
-        """One compaction cycle in a child process; a failure is logged and counted, data stays in L0."""
-        policy = json.dumps(self.config.compaction_policy_kwargs())
-        cmd = [sys.executable, "-m", "workbench.store._compaction_child", str(self.store.home), self.host,
-               policy, str(os.getpid())]
-        # The child must import this very package, even when it runs from a checkout.
-        root = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])]))
-        t0 = time.monotonic()
-        error, proc, report = "", None, {}
-        try:
-            # Own session: a Ctrl-C at the terminal stops the agent, which lets the
-            # running cycle finish, instead of interrupting the child midway.
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_COMPACT_TIMEOUT, env=env, check=False,
-                                  start_new_session=True)
-        except subprocess.TimeoutExpired:
-            error = f"timed out after {_COMPACT_TIMEOUT:g} s and was killed"
-        except OSError as exc:
-            error = f"could not start the compaction process: {exc}"
-        else:
-            if proc.returncode == 0:
-                try:
-                    report = json.loads(proc.stdout.strip().splitlines()[-1])
-                except (ValueError, IndexError):
-                    error = f"printed no report (stdout {proc.stdout[-200:]!r})"
-            else:
-                tail = proc.stderr.strip().splitlines()[-1:] or ["no message"]
-                error = f"exited with status {proc.returncode}: {tail[0]}"
-                if self._stop.is_set() and proc.returncode < 0:
-                    return  # stopped with the agent; nothing went wrong
-        wall = time.monotonic() - t0
-        self.summary.compactions += 1
-        if error:
-            self.summary.compaction_failures += 1
-            log.error("compaction failed (%d of %d cycles so far): %s; samples stay in incoming/ and the next "
-                      "cycle retries", self.summary.compaction_failures, self.summary.compactions, error)
-            if proc is not None and proc.stderr:
-                log.debug("compaction stderr:\n%s", proc.stderr)
-            self._compaction = {**self._compaction, "last_error": error, "failed_at": time.time(),
-                                "failures": self.summary.compaction_failures}
-            return
-        self._compaction = {
-            "at": time.time(), "seconds": report.get("seconds"), "wall_seconds": wall,
-            "absorbed": report.get("absorbed"), "sealed_hours": report.get("sealed_hours"),
-            "quarantined": report.get("quarantined"), "peak_rss_bytes": report.get("peak_rss_bytes"),
-            "runs": self.summary.compactions, "failures": self.summary.compaction_failures,
-            "last_error": self._compaction.get("last_error", ""),
-        }
+        self._status.flushed(self.summary.samples_written)
 
     def _write_status(self, slots: list[_Slot], *, running: bool) -> None:
-        rate = 0.0
-        if len(self._rate_window) >= 2:
-            (t0, n0), (t1, n1) = self._rate_window[0], self._rate_window[-1]
-            rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
-        try:
-            with self._proc.oneshot():
-                cpu_times = self._proc.cpu_times()
-                rss = self._proc.memory_info().rss
-        except psutil.Error:
-            cpu_times, rss = None, 0
-        status = {
-            "running": running,
-            "pid": os.getpid(),
-            "host": self.host,
-            "home": str(self.store.home),
-            "started": self.summary.started,
-            "updated": time.time(),
-            "last_flush": self._last_flush,
-            "samples_written": self.summary.samples_written,
-            "samples_per_second": rate,
-            "dropped": self.summary.dropped,
-            "buffered": len(self._buf),
-            # what `workbench status` needs to tell a stalled agent from a quiet one
-            "interval": self.config.agent.interval,
-            "flush_interval": self.config.agent.flush_interval,
-            "status_interval": self.config.agent.status_interval,
-            "store_error": self._store_trouble.status(),
-            "cpu_seconds": (cpu_times.user + cpu_times.system) if cpu_times else None,
-            "rss_bytes": rss,
-            "collectors": {
-                s.collector.name: {
-                    "interval": s.interval,
-                    "last_duration": s.last_duration,
-                    "failures": s.failures,
-                    "last_error": s.last_error,
-                    "errors": dict(s.collector.errors),
-                }
-                for s in slots
-            },
-            "compaction": self._compaction,
-            "absorb": self._absorb,
-            "alerts": self.alerts.status() if self.alerts is not None else None,
-            "alert_errors": self._alert_errors,
-            "control": self._control.status() if self._control is not None else None,
-        }
-        if _DEBUG_MODULES:  # which of these modules this process has loaded (benchmarks/agent_memory.py, tests)
-            status["debug_modules"] = [m for m in _DEBUG_MODULES if m in sys.modules]
-        try:
-            write_json_atomic(self.store.layout.status(self.host), status)
-        except OSError as exc:  # `workbench status` sees the file grow old and says the agent is stalled
-            self._status_trouble.failed(str(exc))
-        else:
-            self._status_trouble.ok()
+        self._status.write(self, slots, running=running)
 
 
 def _report_service(cfg: Config, store: Store):
@@ -619,23 +432,3 @@ def _live_alerts(cfg: Config, store: Store):
 
     return LiveAlerts.from_config(cfg.alerts, cfg.notify, store,
                                   state_path=store.layout.alert_state(store.host))
-
-
-def read_status(home: str | os.PathLike, host: str | None = None) -> list[dict]:
-    """Status of the agent(s) recorded in ``home`` (one entry per host that has one)."""
-    from workbench.store import Layout, lock_holder
-
-    layout = Layout(Path(home).resolve())
-    out = []
-    for h in [host] if host else layout.hosts():
-        path = layout.status(h)
-        try:
-            status = json.loads(path.read_text())
-        except (FileNotFoundError, ValueError):
-            status = {"host": h}
-        holder = lock_holder(layout, h)
-        status["host"] = h
-        status["alive"] = holder is not None and holder.get("purpose", "agent") == "agent"
-        status["holder"] = holder
-        out.append(status)
-    return out
