@@ -14,11 +14,11 @@ def test_every_part_uses_the_one_redactor():
     import workbench.collect as collect
     import workbench.collect._redact as collect_redact
     import workbench.config as config
-    import workbench.detect._notify as notify
+    import workbench.detect._channels as channels
 
     assert config.redact is _redact.redact
     assert collect.redact_cmdline is collect_redact.redact_cmdline is _redact.redact_cmdline
-    assert notify.redact_url is _redact.redact_url
+    assert channels.redact_url is _redact.redact_url
     assert config._is_secret_key is _redact.is_secret_key
 
 

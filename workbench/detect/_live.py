@@ -54,11 +54,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import positive_duration
+from workbench.detect._channels import Channel, LogChannel
 from workbench.detect._delivery import BackgroundRouter
 from workbench.detect._errors import RuleError
 from workbench.detect._manager import AlertManager
-from workbench.detect._notify import Channel, LogChannel, Route, Router
 from workbench.detect._registry import channels
+from workbench.detect._routing import Route, Router
 from workbench.detect._rules import SEVERITIES, Matcher, rules_from_config
 from workbench.detect._silence import silence_from_dict
 from workbench.durations import parse_duration

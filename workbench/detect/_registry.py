@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench._plugins import Registry
+from workbench.detect._channels import Channel, EmailChannel, LogChannel, WebhookChannel
 from workbench.detect._errors import RuleError
-from workbench.detect._notify import Channel, EmailChannel, LogChannel, WebhookChannel
 from workbench.errors import ConfigError
 
 if TYPE_CHECKING:
