@@ -77,8 +77,8 @@ AGENT_METRICS = (
 class _Repeated(RepeatedFailure):
     """A :class:`~workbench._logthrottle.RepeatedFailure` logged as ``workbench.agent``."""
 
-    def __init__(self, what: str, every: float = 60.0, clock=time.monotonic) -> None:
-        super().__init__(what, every, clock, logger=log)
+    def __init__(self, what: str, every: float = 60.0, clock=time.monotonic, **kwargs: Any) -> None:
+        super().__init__(what, every, clock, logger=log, **kwargs)
 
 
 @dataclass
@@ -89,6 +89,10 @@ class _Slot:
     failures: int = 0
     last_duration: float = 0.0
     last_error: str = ""
+    trouble: RepeatedFailure = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.trouble = _Repeated(f"collector {self.collector.name} failed", level=logging.WARNING)
 
 
 @dataclass
@@ -180,6 +184,7 @@ class Agent:
         self._control = None
         self._status_due = False
         self._store_trouble = _Repeated("could not write to the store")
+        self._alert_trouble = _Repeated("alert evaluation failed")
 
     # ------------------------------------------------------------ lifecycle
     def stop(self, *_args: Any) -> None:
@@ -287,9 +292,10 @@ class Agent:
         except Exception as exc:  # noqa: BLE001 - one failing collector never stops the others
             slot.failures += 1
             slot.last_error = f"{type(exc).__name__}: {exc}"
-            if slot.failures in (1, 10, 100) or slot.failures % 1000 == 0:
-                log.warning("collector %s failed (%d times so far): %s", slot.collector.name, slot.failures, slot.last_error)
+            slot.trouble.failed(slot.last_error, kind=type(exc).__name__)
             samples = []
+        else:
+            slot.trouble.ok()
         slot.last_duration = time.perf_counter() - t0
         if samples:
             self._add(ts, [(s.metric, s.labels, float(s.value)) for s in samples])
@@ -332,10 +338,11 @@ class Agent:
         """Run one step of alert evaluation; a failure is logged and counted, never fatal."""
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001 - alerting must not stop recording
+        except Exception as exc:  # noqa: BLE001 - alerting must not stop recording
             self._alert_errors += 1
-            if self._alert_errors in (1, 10, 100) or self._alert_errors % 1000 == 0:
-                log.exception("alert evaluation failed (%d times so far)", self._alert_errors)
+            self._alert_trouble.failed(f"{type(exc).__name__}: {exc}", exc_info=True, kind=type(exc).__name__)
+        else:
+            self._alert_trouble.ok()
 
     def _self_metrics(self, slots: list[_Slot]) -> None:
         ts = time.time_ns() // 1000

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from workbench._arrow import table_from_rows
+from workbench._logthrottle import RepeatedFailure
 from workbench.errors import ActionError, ActionTimeoutError
 from workbench.store._store import Store, register_table
 
@@ -496,6 +497,7 @@ class ActionPoller:
         self.refused = 0
         self.errors = 0
         self.last_error = ""
+        self._trouble = RepeatedFailure("control polling failed", logger=log)
 
     def _load_processed(self) -> dict[str, str]:
         tail = TableTail(self.store.layout.table_dir("action_results"), hosts=[self.store.host])
@@ -517,13 +519,14 @@ class ActionPoller:
              replay: Callable[[Action, str], None] | None = None) -> int:
         """Process new actions; returns how many were processed. Never raises."""
         try:
-            return self._poll(apply, replay)
+            n = self._poll(apply, replay)
         except Exception as exc:  # noqa: BLE001 - the owner's loop must go on
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
-            if self.errors in (1, 10, 100) or self.errors % 1000 == 0:
-                log.exception("control polling failed (%d times so far)", self.errors)
+            self._trouble.failed(self.last_error, exc_info=True, kind=type(exc).__name__)
             return 0
+        self._trouble.ok()
+        return n
 
     def _poll(self, apply, replay) -> int:
         first = self._processed is None

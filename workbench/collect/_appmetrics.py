@@ -48,6 +48,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
+from workbench._logthrottle import RepeatedFailure
 from workbench.catalog import MetricSpec, global_catalog
 from workbench.errors import ConfigError, DataError
 from workbench.labels import format_labels
@@ -97,6 +98,8 @@ class _Recorder:
         self.flushed = 0
         self.flush_errors = 0
         self.last_error: str | None = None
+        self._trouble = RepeatedFailure("application metrics not written (kept for retry)", logger=log,
+                                        level=logging.WARNING)
 
     # -- configuration --------------------------------------------------------------
 
@@ -250,10 +253,10 @@ class _Recorder:
                 self._keep_for_retry(rows)
                 self.flush_errors += 1
                 message = f"{type(exc).__name__}: {exc}"
-                if message != self.last_error:  # log each new kind of failure once
-                    log.warning("application metrics not written (kept for retry): %s", message)
+                self._trouble.failed(message)
                 self.last_error = message
                 return 0
+            self._trouble.ok()
             self.flushed += len(rows)
             return len(rows)
 

@@ -23,6 +23,7 @@ import time
 from collections import deque
 from typing import Any
 
+from workbench._logthrottle import RepeatedFailure
 from workbench.detect._notify import Notification, Router
 from workbench.errors import ConfigError
 
@@ -43,6 +44,9 @@ class _ChannelWorker:
         self.busy = False  # a notification is being delivered right now
         self.closing = False
         self.dropped = 0
+        # each of the first 10 drops is logged, then once a minute with the count
+        self._drops = RepeatedFailure(f"notification to channel {name}", logger=log, first=10, unit="dropped",
+                                      recovery=False)
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._run, name=f"workbench-notify-{name}", daemon=True)
         self.thread.start()
@@ -65,9 +69,7 @@ class _ChannelWorker:
 
     def _drop(self, why: str) -> None:
         self.dropped += 1
-        n = self.dropped
-        if n <= 10 or n in (100, 1000) or n % 10000 == 0:  # visible, but no log flood
-            log.error("notification to channel %s dropped because %s; %d dropped so far", self.name, why, n)
+        self._drops.failed(f"dropped because {why}")  # visible, but no log flood
 
     def _run(self) -> None:
         while True:

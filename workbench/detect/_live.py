@@ -53,6 +53,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from workbench._logthrottle import RepeatedFailure
 from workbench.config import positive_duration
 from workbench.detect._channels import Channel, LogChannel
 from workbench.detect._delivery import BackgroundRouter
@@ -179,6 +180,7 @@ class LiveAlerts:
         self.metrics = frozenset(r.metric for r in manager.rules)
         self.records_written = 0
         self.record_errors = 0
+        self._record_trouble = RepeatedFailure("could not write alert records", logger=log)
         self._unsaved: list[Any] = []  # record frames a failed write left behind; retried
         # What the rules have learned survives a restart (see workbench.detect._state):
         # restored here, checkpointed every ``checkpoint_interval`` and on close.
@@ -262,13 +264,12 @@ class LiveAlerts:
                 self.store.append_records("alerts", frame)
             except OSError as exc:
                 self.record_errors += 1
-                if self.record_errors in (1, 10, 100) or self.record_errors % 1000 == 0:
-                    log.error("could not write %d alert record(s) (%s; %d failed writes so far); retrying on "
-                              "the next tick", len(frame), exc, self.record_errors)
+                self._record_trouble.failed(str(exc), f" ({len(frame)} record(s) waiting); retrying on the next tick")
                 del self._unsaved[:-100]  # bounded: after a long outage keep the newest
                 return
             self.records_written += len(frame)
             self._unsaved.pop(0)
+        self._record_trouble.ok()
 
     # -- control actions (workbench.control) ------------------------------
     def apply_action(self, action: Any) -> str:
