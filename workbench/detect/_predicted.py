@@ -17,7 +17,8 @@ A ``predicted`` rule ("memory will exceed 95 % within 30 min, with probability
 
 Fitting costs a few milliseconds, and rules see a sample a second; a fit is
 reused for ``refit_every`` seconds per series (identified by the history's
-``name``, which the alert manager sets).
+``name``, which the alert manager sets). Bucketing, fitting and reuse are
+:mod:`workbench._recent`, shared with the executor's ForecastPredictor.
 
 The alert manager calls :meth:`BreachForecaster.from_samples` with its
 ``(epoch seconds, value)`` samples, and with the default Drift the whole path
@@ -34,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench._recent import RefitCache, forecast_recent
 from workbench.errors import DataError
 
 __all__ = ["BreachForecaster"]
@@ -54,7 +56,7 @@ class BreachForecaster:
         self.steps = steps
         self.min_points = min_points
         self.refit_every = refit_every
-        self._cache: dict[Any, tuple[float, np.ndarray, np.ndarray]] = {}
+        self._fits = RefitCache(refit_every)  # (name, horizon) -> (mean, sigma)
 
     def __call__(self, history, horizon_seconds: float, level: float, op: str = ">") -> float:
         if op not in (">", ">=", "<", "<="):
@@ -71,9 +73,9 @@ class BreachForecaster:
         """Like calling it, from ``(epoch seconds, value)`` pairs (the alert manager's history): no pandas."""
         if len(samples) == 0:
             return 0.0
-        cached = self._cache.get((name, float(horizon_seconds))) if name is not None else None
-        if cached is not None and samples[-1][0] - cached[0] < self.refit_every and op in (">", ">=", "<", "<="):
-            return _exceedance(cached[1], cached[2], float(level), op)  # no copy of the samples a second
+        cached = self._fits.get((name, float(horizon_seconds)), samples[-1][0]) if name is not None else None
+        if cached is not None and op in (">", ">=", "<", "<="):
+            return _exceedance(cached[0], cached[1], float(level), op)  # no copy of the samples a second
         data = np.asarray(samples, dtype=float).reshape(-1, 2)
         return self.probability(data[:, 0], data[:, 1], horizon_seconds, level, op, name=name)
 
@@ -87,57 +89,26 @@ class BreachForecaster:
             return 0.0
         now = float(times[-1])
         key = (name, float(horizon_seconds))
-        cached = self._cache.get(key) if name is not None else None
-        if cached is not None and now - cached[0] < self.refit_every:
-            _, mean, sigma = cached
+        cached = self._fits.get(key, now) if name is not None else None
+        if cached is not None:
+            mean, sigma = cached
         else:
             fitted = self._forecast(np.asarray(times, dtype=float), np.asarray(values, dtype=float), horizon_seconds)
             if fitted is None:
                 return 0.0
             mean, sigma = fitted
             if name is not None:
-                self._cache[key] = (now, mean, sigma)
+                self._fits.put(key, now, (mean, sigma))
         return _exceedance(mean, sigma, float(level), op)
 
     def _forecast(self, times: np.ndarray, values: np.ndarray, horizon_seconds: float
                   ) -> tuple[np.ndarray, np.ndarray] | None:
-        from workbench.forecast import Drift, clone
-
-        step = horizon_seconds / self.steps
-        ok = ~np.isnan(values)
-        times, values = times[ok], values[ok]
-        if len(values) < 2:
+        fc = forecast_recent(self.model, times, values, step=horizon_seconds / self.steps, h=self.steps,
+                             min_points=self.min_points, levels=(95,))
+        if fc is None:
             return None
-        t0 = times[-1]
-        # buckets end at the last sample, so the newest bucket is complete
-        ages = t0 - times
-        bucket = np.floor(ages / step).astype(np.int64)
-        sums = np.bincount(bucket, weights=values)
-        counts = np.bincount(bucket)
-        keep = counts > 0
-        if keep.sum() < self.min_points:
-            return None
-        # oldest first; empty buckets (gaps in the samples) interpolated from their neighbours
-        vals = sums[::-1] / np.maximum(counts[::-1], 1)
-        mask = keep[::-1]
-        vals = np.interp(np.arange(len(vals)), np.flatnonzero(mask), vals[mask])
-        if self.model is None:
-            # Drift's own numbers on the regular, gap-free buckets (what fit() would hand it after
-            # prepare_series), without the pandas index fit/predict build around them.
-            model = Drift()
-            model._fit(vals)
-            mean, intervals = model._predict(self.steps, (95.0,))
-            mean = np.asarray(mean, dtype=float)
-            hi = np.asarray(intervals[95.0][1], dtype=float)
-        else:
-            import pandas as pd
-
-            grid = pd.date_range(end=pd.Timestamp(t0, unit="s", tz="UTC"), periods=len(vals),
-                                 freq=pd.Timedelta(seconds=step))
-            pred = clone(self.model).fit(pd.Series(vals, index=grid)).predict(self.steps, level=(95,))
-            mean = pred["mean"].to_numpy(dtype=float)
-            hi = pred["hi_95"].to_numpy(dtype=float)
-        sigma = (hi - mean) / _Z95
+        mean = fc["mean"]
+        sigma = (fc["hi_95"] - mean) / _Z95
         return mean, np.maximum(sigma, 0.0)
 
 

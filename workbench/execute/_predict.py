@@ -5,9 +5,10 @@ the larger of the present and the predicted value, so the limit falls *before* a
 :class:`ForecastPredictor` is that callable built on :mod:`workbench.forecast`: the
 executor's sampler hands it each sample (:meth:`ForecastPredictor.observe`), and when
 the governor asks, it fits a forecaster (scikit-learn style ``fit(y)`` /
-``predict(h)``) on the last ``window`` seconds, resampled to a regular ``step``, and
-returns the highest predicted ``mean`` (or an upper interval bound, ``column``) over the
-next ``horizon`` seconds.
+``predict(h)``) on the last ``window`` seconds, averaged into a regular ``step``, and
+returns the highest predicted ``mean`` (or an interval bound, ``column``) over the
+next ``horizon`` seconds. Bucketing, fitting and reuse are :mod:`workbench._recent`,
+shared with ``predicted`` alert rules.
 
 The fit runs on the executor's sampler thread, so the default model is :class:`Drift`
 (a straight line through the window: it sees a ramp coming and costs milliseconds).
@@ -66,9 +67,9 @@ class ForecastPredictor:
         self.refit_every = refit_every
         self.column = column
         self._samples: deque[tuple[float, float, float]] = deque()
-        self._fitted_at = -math.inf
-        self._last: tuple[float | None, float | None] | None = None
-        self._error: Exception | None = None
+        from workbench._recent import RefitCache
+
+        self._fits = RefitCache(refit_every)  # (prediction, error) of the last fit
 
     def observe(self, now: float, cpu: float, mem_bytes: float) -> None:
         """Record one sample (the executor's sampler calls this before each update)."""
@@ -79,37 +80,32 @@ class ForecastPredictor:
             self._samples.popleft()
 
     def __call__(self, now: float) -> tuple[float | None, float | None] | None:
-        if now - self._fitted_at < self.refit_every:
-            if self._error is not None:  # a failed fit keeps being reported until the next one
-                raise self._error
-            return self._last
-        self._fitted_at = now
-        self._last, self._error = None, None
-        try:
-            self._last = self._predict()
-        except Exception as exc:  # the governor logs it and uses the present
-            self._error = exc
-            raise
-        return self._last
+        fit = self._fits.get(None, now)
+        if fit is None:
+            try:
+                fit = (self._predict(), None)
+            except Exception as exc:  # the governor logs it and uses the present
+                fit = (None, exc)
+            self._fits.put(None, now, fit)
+        prediction, error = fit
+        if error is not None:  # a failed fit keeps being reported until the next one
+            raise error
+        return prediction
 
     def _predict(self) -> tuple[float | None, float | None] | None:
-        import pandas as pd
+        import numpy as np
 
-        from workbench.forecast import Drift, clone
+        from workbench._recent import forecast_recent
 
         if not self._samples:
             return None
-        frame = pd.DataFrame(list(self._samples), columns=["t", "cpu", "mem"])
-        t0 = frame["t"].iloc[0]
-        # A regular, time-indexed series, as the forecasting protocol expects.
-        frame.index = pd.Timestamp("2000-01-01") + pd.to_timedelta(frame["t"] - t0, unit="s")
-        regular = frame[["cpu", "mem"]].resample(pd.Timedelta(seconds=self.step)).mean().interpolate()
-        if len(regular) < self.min_points:
-            return None
+        data = np.asarray(self._samples, dtype=float)
         h = max(1, math.ceil(self.horizon / self.step))
-        out: list[float | None] = []
-        for col in ("cpu", "mem"):
-            model = clone(self.model) if self.model is not None else Drift()
-            fc = model.fit(regular[col]).predict(h)
+        out: list[float] = []
+        for col in (1, 2):  # cpu, mem
+            fc = forecast_recent(self.model, data[:, 0], data[:, col], step=self.step, h=h,
+                                 min_points=self.min_points, levels=(80, 95))
+            if fc is None:
+                return None
             out.append(float(fc[self.column].max()))
         return out[0], out[1]
