@@ -16,21 +16,11 @@ from typing import Any
 
 # The channels and routing import Notification only for typing; these
 # re-exports keep the older import paths (workbench.detect._notify.X) working.
-from workbench._resilience import CircuitBreaker
-from workbench.detect._channels import Channel, EmailChannel, LogChannel, ToastQueue, WebhookChannel
-from workbench.detect._routing import Route, Router
+from workbench._resilience import CircuitBreaker  # noqa: F401
+from workbench.detect._channels import Channel, EmailChannel, LogChannel, ToastQueue, WebhookChannel  # noqa: F401
+from workbench.detect._routing import Route, Router  # noqa: F401
 
-__all__ = [
-    "Notification",
-    "Channel",
-    "LogChannel",
-    "WebhookChannel",
-    "EmailChannel",
-    "ToastQueue",
-    "CircuitBreaker",
-    "Route",
-    "Router",
-]
+__all__ = ["Notification"]
 
 
 @dataclass(frozen=True)

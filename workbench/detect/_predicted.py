@@ -59,10 +59,7 @@ class BreachForecaster:
         self._fits = RefitCache(refit_every)  # (name, horizon) -> (mean, sigma)
 
     def __call__(self, history, horizon_seconds: float, level: float, op: str = ">") -> float:
-        if op not in (">", ">=", "<", "<="):
-            raise DataError(f"op must be one of >, >=, <, <=; got {op!r}.", op=op)
-        if horizon_seconds <= 0:
-            raise DataError(f"horizon must be > 0 seconds; got {horizon_seconds!r}.")
+        _check(op, horizon_seconds)
         if len(history) == 0:
             return 0.0
         times = history.index.as_unit("ns").asi8 / 1e9 if hasattr(history.index, "asi8") else np.asarray(
@@ -81,10 +78,7 @@ class BreachForecaster:
 
     def probability(self, times, values, horizon_seconds: float, level: float, op: str = ">", *, name=None) -> float:
         """P(crossing ``level`` within the horizon) from arrays of epoch seconds and values."""
-        if op not in (">", ">=", "<", "<="):
-            raise DataError(f"op must be one of >, >=, <, <=; got {op!r}.", op=op)
-        if horizon_seconds <= 0:
-            raise DataError(f"horizon must be > 0 seconds; got {horizon_seconds!r}.")
+        _check(op, horizon_seconds)
         if len(times) == 0:
             return 0.0
         now = float(times[-1])
@@ -110,6 +104,13 @@ class BreachForecaster:
         mean = fc["mean"]
         sigma = (fc["hi_95"] - mean) / _Z95
         return mean, np.maximum(sigma, 0.0)
+
+
+def _check(op: str, horizon_seconds: float) -> None:
+    if op not in (">", ">=", "<", "<="):
+        raise DataError(f"op must be one of >, >=, <, <=; got {op!r}.", op=op)
+    if horizon_seconds <= 0:
+        raise DataError(f"horizon must be > 0 seconds; got {horizon_seconds!r}.")
 
 
 def _exceedance(mean: np.ndarray, sigma: np.ndarray, level: float, op: str) -> float:
