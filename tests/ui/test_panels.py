@@ -6,6 +6,7 @@ import math
 import time
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from workbench.store import Store
@@ -150,10 +151,17 @@ def test_a_failing_refresh_reaches_the_page_log_and_the_next_one_runs():
         panel = ProcessTable(Broken(), host="h")
         panel.refresh()
         panel.refresh()
+        assert Broken.calls == 2 and panel.errors == 2
+        # a refresh failing every tick is one line (then one a minute with the count), not one per tick
+        assert log.count == 1 and "disk gone" in log._html.value and "raise OSError" in log._html.value  # its traceback
+        Broken.latest = Broken.latest_table = lambda self, **kw: pa.table(  # the disk is back
+            {"ts": pa.array([], pa.timestamp("us", "UTC")), "metric": pa.array([], pa.string()),
+             "labels": pa.array([], pa.string()), "value": pa.array([], pa.float64())})
+        panel.refresh()
     finally:
         log.detach()
-    assert Broken.calls == 2 and panel.errors == 2
-    assert log.count == 2 and "disk gone" in log._html.value
+    assert panel.errors == 2
+    assert log.count == 2 and "recovered after 2 failure(s)" in log._html.value
 
 
 def test_process_table_matches_the_newest_collection(store):

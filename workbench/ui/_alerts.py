@@ -16,7 +16,18 @@ from typing import Any
 import ipywidgets as W
 
 from workbench.labels import parse_labels
-from workbench.ui._base import Panel, SentActions, ago, buttons, close_tree, esc, files_signature, fmt_value, log, sparkline_svg
+from workbench.ui._base import (
+    Panel,
+    SentActions,
+    ago,
+    buttons,
+    close_tree,
+    esc,
+    files_signature,
+    fmt_value,
+    log,
+    sparkline_svg,
+)
 from workbench.ui._base import ts as _ts
 from workbench.ui._widgets import Table
 

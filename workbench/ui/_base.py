@@ -330,6 +330,7 @@ class Panel(W.VBox):
         self.last_refresh: float | None = None
         self.refresh_seconds = 0.0
         self.errors = 0
+        self._failing: dict[str, Any] = {}  # step name -> its RepeatedFailure
         self.generation = 0  # counts changes of the inputs
         self.add_class("wb-panel")
         self.add_class(f"wb-{type(self).__name__.lower()}")
@@ -353,13 +354,29 @@ class Panel(W.VBox):
         self.refresh()
 
     def guard(self, fn: Callable[[], Any], *args: Any) -> Any:
-        """Run ``fn``; an exception goes to the page log (and ``errors``), never up."""
+        """Run ``fn``; an exception goes to the page log (and ``errors``), never up.
+
+        A refresh that fails every tick is logged when it starts failing (with its traceback),
+        then once a minute with the count, and once when it works again: the page log keeps
+        room for everything else (the package's one log-throttle rule).
+        """
+        name = getattr(fn, "__name__", "refresh")
         try:
-            return fn(*args)
-        except Exception:  # noqa: BLE001 - a failed refresh must not stop the page's clock
+            out = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - a failed refresh must not stop the page's clock
             self.errors += 1
-            log.exception("%s: %s failed", type(self).__name__, getattr(fn, "__name__", "refresh"))
+            failing = self._failing.get(name)
+            if failing is None:
+                from workbench._logthrottle import RepeatedFailure
+
+                failing = self._failing[name] = RepeatedFailure(f"{type(self).__name__}: {name} failed", logger=log)
+            failing.failed(f"{type(exc).__name__}: {exc}", exc_info=True)
             return None
+        if self._failing:
+            failing = self._failing.get(name)
+            if failing is not None:
+                failing.ok()
+        return out
 
     def refresh(self) -> None:
         """Read what is new and update in place."""

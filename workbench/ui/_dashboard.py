@@ -18,6 +18,7 @@ import ipywidgets as W
 import traitlets
 from IPython.display import HTML
 
+from workbench._logthrottle import RepeatedFailure
 from workbench.ui._alerts import AlertPanel
 from workbench.ui._base import RANGES, PageLog, buttons, log, range_window
 from workbench.ui._charts import CoreHeatmap, LiveChart
@@ -121,6 +122,7 @@ class Dashboard(traitlets.HasTraits):
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wb-slow-refresh")
         self._loading: dict[str, Any] = {}
         self.tick_seconds: list[float] = []
+        self._tick_failing = RepeatedFailure("refresh tick failed", logger=log)  # once, then once a minute
         self._loaded = False
 
     # -- pickers ---------------------------------------------------------
@@ -252,8 +254,10 @@ class Dashboard(traitlets.HasTraits):
                     self._loading[name] = panel.load_slow_in(self._worker)
                 else:
                     panel.refresh_slow()
-        except Exception:  # noqa: BLE001 - a tick must never stop the clock
-            log.exception("refresh tick %d failed", self.ticks)
+        except Exception as exc:  # noqa: BLE001 - a tick must never stop the clock
+            self._tick_failing.failed(f"{type(exc).__name__}: {exc}", f" (tick {self.ticks})", exc_info=True)
+        else:
+            self._tick_failing.ok()
         finally:
             self.tick_seconds.append(time.perf_counter() - t0)
             del self.tick_seconds[:-100]
