@@ -17,7 +17,15 @@ import ipywidgets as W
 import traitlets
 
 from workbench.labels import parse_labels
-from workbench.ui._base import Panel, esc, fmt_value, frame_rows, latest_rows, range_window, sparkline_svg
+from workbench.ui._base import (
+    Panel,
+    esc,
+    fmt_value,
+    frame_rows,
+    latest_rows,
+    range_window,
+    sparkline_svg,
+)
 from workbench.ui._base import ts as _ts
 
 __all__ = ["KPIS", "Kpi", "KpiCards", "card_html", "kpi_history", "kpi_values", "kpi_thresholds"]
