@@ -41,8 +41,9 @@ class Reader:
     ``views`` lists the store's views, for the message of a query that names a wrong one.
     """
 
-    def __init__(self, layout: Layout, views: Callable[[], list[str]]) -> None:
+    def __init__(self, layout: Layout, views: Callable[[], list[str]], *, threads: int | None = None) -> None:
         self.layout = layout
+        self.threads = threads
         self._views = views
         self._local = threading.local()
         self.verified: set[str] = set()  # files this process decoded in full and found sound
@@ -54,7 +55,7 @@ class Reader:
         if con is None:
             import duckdb
 
-            con = duckdb.connect()
+            con = duckdb.connect(config={"threads": self.threads} if self.threads else {})
             con.execute("SET TimeZone='UTC'")
             self._local.con = con
         return con

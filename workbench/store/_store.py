@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from workbench._params import Integral, Interval, check_params
 from workbench.catalog import MetricSpec, check_metric_names
 from workbench.errors import DataError, QueryError, StoreError
 from workbench.labels import canonical_labels
@@ -77,16 +78,24 @@ class Store:
 
     ``Store(home)`` is cheap; create one per process (or notebook) and keep it.
     It is safe to use from several threads.
+
+    ``threads`` caps the DuckDB threads of each query (default: one per core). A
+    process that asks many small questions (the dashboard: a few files every two
+    seconds) spends less CPU with 1, at the same latency.
     """
 
-    def __init__(self, home: str | os.PathLike | None = None, *, host: str | None = None, role: str = "app") -> None:
+    _parameter_constraints = {"threads": [None, Interval(Integral, 1, None, closed="left")]}
+
+    def __init__(self, home: str | os.PathLike | None = None, *, host: str | None = None, role: str = "app",
+                 threads: int | None = None) -> None:
+        check_params(Store, {"threads": threads})
         self.home = Path(home or os.environ.get("WORKBENCH_HOME") or "./data").expanduser().resolve()
         self.host = safe_host(host or os.environ.get("WORKBENCH_HOST") or default_host())
         self.layout = Layout(self.home)
         self._stream = new_stream_id(role)
         self._seq = itertools.count()
         self._catalogue = MetricCatalogue(self.layout)
-        self._reader = Reader(self.layout, self.views)
+        self._reader = Reader(self.layout, self.views, threads=threads)
 
     def __repr__(self) -> str:
         return f"Store(home={str(self.home)!r}, host={self.host!r})"

