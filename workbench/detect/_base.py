@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench._params import Integral, Interval, Real, check_params
 from workbench.errors import DataError
 
 __all__ = ["Detector", "score_series"]
@@ -73,6 +74,21 @@ class Detector:
     #: otherwise get it every night.
     recurrence_days: int = 0
     recurrence_ratio: float = 1.0
+    #: What each hyperparameter may be (:mod:`workbench._params`): checked at first use
+    #: (``_init_state``, scikit-learn style: ``__init__`` does no work); a bad value raises
+    #: :class:`~workbench.errors.ParameterError`. These rows are shared; a subclass extends
+    #: them with ``{**Detector._parameter_constraints, "window": [...]}``. A row applies only
+    #: where the parameter is one of ``__init__``'s.
+    _parameter_constraints: dict = {
+        "grace_period": [Interval(Integral, 0, None, closed="left")],
+        "suppress": [Interval(Integral, 0, None, closed="left", doc="0: off")],
+        "rest_period": [Interval(Integral, 0, None, closed="left", doc="0: off")],
+        "rest_level": [Interval(Real, 0, 1, closed="both")],
+        "recurrence_days": [Interval(Integral, 0, None, closed="left", text="a whole number of days >= 0 (0: off)")],
+        "recurrence_ratio": [Interval(Real, 1, None, closed="left",
+                                      text="a number >= 1 (1: suppress only what is no more surprising than before)")],
+    }
+    _parameter_where = "{cls}'s {name!r}"
 
     def update(self, timestamp: Any, value: float) -> float:
         """Score ``value`` at ``timestamp`` using only earlier points, then learn it.
@@ -183,6 +199,7 @@ class Detector:
 
     # -- for subclasses -------------------------------------------------
     def _init_state(self) -> None:
+        check_params(self)
         self.n_seen_ = 0
         self.recent_: deque[float] = deque(maxlen=max(1, self.suppress))
         self.resting_ = 0

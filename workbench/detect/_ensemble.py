@@ -49,11 +49,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from workbench._params import Integral, Interval, Real
 from workbench.detect._base import Detector
 from workbench.detect._calibrate import DecayingQuantile
 from workbench.detect._knn import NearestShapeDistance
 from workbench.detect._robust import _RobustZ
-from workbench.errors import ConfigError
 
 __all__ = ["EnsembleDetector"]
 
@@ -87,6 +87,12 @@ class EnsembleDetector(Detector):
     history a calibration needs).
     """
 
+    _parameter_constraints = {
+        **Detector._parameter_constraints,
+        **{key: [Interval(Integral, 1, None, closed="left", text="a positive integer")] for key in ("window", "memory", "slow_stride", "calibration_halflife")},
+        "quantile": [Interval(Real, 0, 1, closed="neither", text="in (0, 1), e.g. 0.99")],
+    }
+
     def __init__(
         self,
         window: int = 3000,
@@ -114,7 +120,6 @@ class EnsembleDetector(Detector):
         self.recurrence_ratio = recurrence_ratio
 
     def _init_state(self) -> None:
-        self._check_params()
         super()._init_state()
         self.level_ = _RobustZ(self.window, 30)
         self.shape_ = NearestShapeDistance(dim=3, stride=1, memory=self.memory)
@@ -123,30 +128,6 @@ class EnsembleDetector(Detector):
             dim=3, stride=self.slow_stride, memory=max(1, self.memory // keep), keep_every=keep, query_every=keep
         )
         self.history_ = [DecayingQuantile(self.quantile, self.calibration_halflife) for _ in range(3)]
-
-    def _check_params(self) -> None:
-        """Refuse nonsense at first use (scikit-learn style: ``__init__`` does no work)."""
-        for name in ("window", "memory", "slow_stride", "calibration_halflife"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(
-                    f"EnsembleDetector's {name!r} must be a positive integer; got {value!r}.", parameter=name
-                )
-        if not isinstance(self.recurrence_days, int) or self.recurrence_days < 0:
-            raise ConfigError(
-                f"EnsembleDetector's 'recurrence_days' must be a whole number of days >= 0 (0: off); "
-                f"got {self.recurrence_days!r}.", parameter="recurrence_days",
-            )
-        if not self.recurrence_ratio >= 1.0:
-            raise ConfigError(
-                f"EnsembleDetector's 'recurrence_ratio' must be >= 1 (1: suppress only what is no more "
-                f"surprising than before); got {self.recurrence_ratio!r}.", parameter="recurrence_ratio",
-            )
-        if not 0.0 < self.quantile < 1.0:
-            raise ConfigError(
-                f"EnsembleDetector's 'quantile' must be in (0, 1), e.g. 0.99; got {self.quantile!r}.",
-                parameter="quantile",
-            )
 
     def _score_learn(self, timestamp: Any, value: float) -> float:
         # the three views, each divided by its own past's quantile, unrolled and inlined (this runs

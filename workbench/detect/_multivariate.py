@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from workbench._params import Integral, Interval
 from workbench.detect._base import Detector
 from workbench.errors import DataError
 
@@ -33,6 +34,11 @@ class IsolationForestDetector(Detector):
     and fits 256-sample trees in milliseconds, so refitting on a trailing
     window keeps up with drift.
     """
+
+    _parameter_constraints = {
+        **Detector._parameter_constraints,
+        **{key: [Interval(Integral, 1, None, closed="left", text="a positive integer")] for key in ("window", "refit_every", "n_estimators")},
+    }
 
     def __init__(
         self,

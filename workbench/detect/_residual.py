@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from workbench._params import Integral, Interval, Real
 from workbench.detect._base import Detector
 from workbench.detect._likelihood import AnomalyLikelihood
 
@@ -29,6 +31,18 @@ class ForecastResidualDetector(Detector):
     1-second and 5-minute series alike. Seasons longer than ``max_period``
     steps are ignored (pure level smoothing).
     """
+
+    _parameter_constraints = {
+        **Detector._parameter_constraints,
+        "season": [None, str, timedelta],
+        "alpha": [Interval(Real, 0, 1, closed="right")],
+        "gamma": [Interval(Real, 0, 1, closed="both")],
+        "scale_halflife": [Interval(Integral, 1, None, closed="left", text="a positive integer")],
+        "clip": [Interval(Real, 0, None, closed="neither")],
+        "short": [Interval(Integral, 1, None, closed="left", text="a positive integer")],
+        "long": [Interval(Integral, 1, None, closed="left", text="a positive integer")],
+        "max_period": [Interval(Integral, 2, None, closed="left")],
+    }
 
     def __init__(
         self,

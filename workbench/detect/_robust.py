@@ -11,6 +11,7 @@ import math
 from bisect import bisect_left, insort
 from typing import Any
 
+from workbench._params import Integral, Interval, Real
 from workbench.detect._base import Detector
 from workbench.detect._rolling import RollingWindow
 
@@ -122,6 +123,12 @@ class MADDetector(Detector):
     Simple and cheap; good at spikes, blind to patterns.
     """
 
+    _parameter_constraints = {
+        **Detector._parameter_constraints,
+        "window": [Interval(Integral, 1, None, closed="left", text="a positive integer")],
+        "z_scale": [Interval(Real, 0, None, closed="neither")],
+    }
+
     def __init__(self, window: int = 288, z_scale: float = 5.0, grace_period: int = 30) -> None:
         self.window = window
         self.z_scale = z_scale
@@ -153,6 +160,13 @@ class SurpriseDetector(Detector):
        raw score of the previous ``suppress`` points; a burst of anomalous
        points raises one alert at its start instead of a flood.
     """
+
+    _parameter_constraints = {
+        **Detector._parameter_constraints,
+        "window": [Interval(Integral, 1, None, closed="left", text="a positive integer")],
+        "quantile": [Interval(Real, 0, 1, closed="neither", text="in (0, 1), e.g. 0.99")],
+        "calibration_window": [Interval(Integral, 1, None, closed="left", text="a positive integer")],
+    }
 
     def __init__(
         self,
