@@ -13,17 +13,41 @@ A third-party collector subclasses :class:`Collector`, sets ``name``, ``specs`` 
 ``option_defaults``, writes ``_collect()``, and calls ``registry.register(MyCollector)``.
 """
 
-from workbench.collect._base import Collector, Sample
-from workbench.collect._cpu import CpuCollector, LoadCollector
-from workbench.collect._diskio import DiskIOCollector
-from workbench.collect._filesystem import FilesystemCollector
-from workbench.collect._memory import MemoryCollector
-from workbench.collect._network import NetworkCollector
-from workbench.collect._pressure import PressureCollector
-from workbench.collect._processes import ProcessCollector
-from workbench.collect._redact import redact_cmdline
-from workbench.collect._registry import Registry, registry
-from workbench.collect._sensors import SensorsCollector
+# Lazy exports (PEP 562), like workbench.forecast's: `workbench.appmetrics` (whose recorder lives
+# in collect/_appmetrics.py) is imported by applications and must not bring every collector with
+# it; `registry` still imports all built-in collectors on first use.
+_EXPORTS = {
+    "Collector": "workbench.collect._base",
+    "Sample": "workbench.collect._base",
+    "CpuCollector": "workbench.collect._cpu",
+    "LoadCollector": "workbench.collect._cpu",
+    "DiskIOCollector": "workbench.collect._diskio",
+    "FilesystemCollector": "workbench.collect._filesystem",
+    "MemoryCollector": "workbench.collect._memory",
+    "NetworkCollector": "workbench.collect._network",
+    "PressureCollector": "workbench.collect._pressure",
+    "ProcessCollector": "workbench.collect._processes",
+    "redact_cmdline": "workbench.collect._redact",
+    "Registry": "workbench.collect._registry",
+    "registry": "workbench.collect._registry",
+    "SensorsCollector": "workbench.collect._sensors",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.collect' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Collector",
