@@ -15,17 +15,22 @@ pytestmark = pytest.mark.slow
 
 def test_page_renders_offline_with_no_error(browser, dashboard):
     page, watch = open_dashboard(browser, dashboard)
-    page.wait_for_timeout(2500)  # a few refresh ticks
+    assert_whole_page_without_error(page, watch)
+    page.close()
+
+
+def assert_whole_page_without_error(page, watch) -> None:
+    """After a few refresh ticks: no traceback, no console error, nothing fetched beyond
+    127.0.0.1, a page log without errors, and every panel on the page."""
+    page.wait_for_timeout(2500)
     body = page.inner_text("body")
     assert "Traceback" not in body, body[:2000]
     assert watch.errors == [], watch.errors
     assert watch.foreign() == [], f"requests beyond 127.0.0.1: {watch.foreign()}"
     assert page.inner_text(".wb-log-title").endswith("no errors"), page.inner_text(".wb-log")
-    # every panel is on the page
     for cls in ("wb-kpicards", "wb-livechart", "wb-alertpanel", "wb-forecastpanel", "wb-coreheatmap",
                 "wb-processtable", "wb-fleetview", "wb-executorpanel"):
         assert page.locator(f".{cls}").count() == 1, cls
-    page.close()
 
 
 def test_a_page_without_a_warm_kernel_renders_progressively_with_no_error(browser, demo_home, output_dir):
@@ -35,15 +40,7 @@ def test_a_page_without_a_warm_kernel_renders_progressively_with_no_error(browse
     try:
         assert "--VoilaConfiguration.progressive_rendering=True" in server.command()
         page, watch = open_dashboard(browser, server)
-        page.wait_for_timeout(2500)
-        body = page.inner_text("body")
-        assert "Traceback" not in body, body[:2000]
-        assert watch.errors == [], watch.errors
-        assert watch.foreign() == [], f"requests beyond 127.0.0.1: {watch.foreign()}"
-        assert page.inner_text(".wb-log-title").endswith("no errors"), page.inner_text(".wb-log")
-        for cls in ("wb-kpicards", "wb-livechart", "wb-alertpanel", "wb-forecastpanel", "wb-coreheatmap",
-                    "wb-processtable", "wb-fleetview", "wb-executorpanel"):
-            assert page.locator(f".{cls}").count() == 1, cls
+        assert_whole_page_without_error(page, watch)
         assert page.locator("#rendered_cells .wb-card-value").count() >= 6  # the live cards, not the glance
         page.screenshot(path=str(output_dir / "dashboard-progressive-1280.png"), full_page=True)
         page.close()
