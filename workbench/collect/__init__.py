@@ -13,6 +13,8 @@ A third-party collector subclasses :class:`Collector`, sets ``name``, ``specs`` 
 ``option_defaults``, writes ``_collect()``, and calls ``registry.register(MyCollector)``.
 """
 
+from workbench._lazy import lazy_exports
+
 # Lazy exports (PEP 562), like workbench.forecast's: `workbench.appmetrics` (whose recorder lives
 # in collect/_appmetrics.py) is imported by applications and must not bring every collector with
 # it; `registry` still imports all built-in collectors on first use.
@@ -34,19 +36,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.collect' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [
@@ -65,3 +54,5 @@ __all__ = [
     "SensorsCollector",
     "PressureCollector",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

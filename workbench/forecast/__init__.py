@@ -19,6 +19,8 @@ Models: :class:`Naive`, :class:`SeasonalNaive`, :class:`Drift`, :class:`ETS`,
 ``notebooks/forecast_lab.ipynb`` calls.
 """
 
+from workbench._lazy import lazy_exports
+
 # Lazy exports (PEP 562): `from workbench.forecast import Drift` loads only the baselines (numpy),
 # not statsmodels (ETS, ARIMA), scikit-learn (OverloadClassifier) or the lab's widgets -- the agent's
 # `predicted` rules need Drift alone (docs/benchmarks/agent.md).
@@ -73,19 +75,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.forecast' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [
@@ -137,3 +126,5 @@ __all__ = [
     "smape",
     "time_to_threshold",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
